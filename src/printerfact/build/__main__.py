@@ -1,0 +1,35 @@
+"""`python -m printerfact.build`: build (or take from the cache) kernel, module and image."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .artifacts import ensure_artifacts
+from .kernel import KernelSourceError
+from .progress import BuildError
+from .toolchain import ToolchainError
+
+ERRORS = (BuildError, ToolchainError, KernelSourceError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m printerfact.build", description=__doc__)
+    parser.add_argument("-j", "--jobs", type=int, help="parallel kernel build jobs (default: cores+1)")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        art = ensure_artifacts(args.jobs)
+    except ERRORS as e:
+        print(f"build failed: {e}", file=sys.stderr)
+        return 2
+    print(f"kernel  {art.bzimage} ({art.kernel_release})")
+    print(f"module  {art.module_ko}")
+    print(f"image   {art.initrd}")
+    print(f"build: ready in {time.monotonic() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Everything a VM test needs, built or taken from the cache in dependency order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import image, kernel, module, toolchain
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    bzimage: Path
+    kernel_release: str
+    kbuild_dir: Path
+    module_ko: Path
+    initrd: Path
+
+
+def ensure_artifacts(jobs: int | None = None) -> Artifacts:
+    """Toolchain check -> kernel -> module -> base image; each step is a cache hit when unchanged."""
+    tc = toolchain.detect()
+    kb = kernel.ensure_kernel(tc, jobs)
+    ko = module.ensure_module(kb, tc)
+    initrd = image.ensure_base_image(ko, kb.release)
+    return Artifacts(
+        bzimage=kb.bzimage, kernel_release=kb.release, kbuild_dir=kb.build_dir,
+        module_ko=ko, initrd=initrd,
+    )

@@ -1,0 +1,87 @@
+"""Content-addressed cache entries that are either complete or absent.
+
+An entry is built in a temporary sibling directory and renamed into place, then a marker file is
+written last.  A directory without its marker (a build killed half-way, a disk that filled up) is
+treated as torn: it is deleted and rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+MARKER = ".complete"
+
+
+def content_key(parts: dict[str, object]) -> str:
+    """A stable hash of the named inputs (JSON with sorted keys, so order does not matter)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_digest(root: Path, ignore: Callable[[Path], bool] = lambda p: False) -> str:
+    """Hash of every file's relative path and content below `root` (sorted, so stable)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not ignore(p)):
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(file_digest(path).encode())
+    return h.hexdigest()
+
+
+def is_complete(entry: Path) -> bool:
+    return (entry / MARKER).is_file()
+
+
+def ensure_entry(entry: Path, build: Callable[[Path], None]) -> Path:
+    """Return `entry`, building it with `build(tmp_dir)` unless a complete one exists.
+
+    `build` fills the temporary directory it is given; only when it returns is the directory
+    renamed to `entry` and marked complete.  Tools that record absolute paths (the kernel's
+    O= build dir does) must be given the final path instead: see `ensure_entry_in_place`.
+    """
+    if is_complete(entry):
+        return entry
+    discard_torn(entry)
+    tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        build(tmp)
+        tmp.rename(entry)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    (entry / MARKER).write_text("ok\n")
+    return entry
+
+
+def ensure_entry_in_place(entry: Path, build: Callable[[Path], None]) -> Path:
+    """Like `ensure_entry` for builds that must run at their final path.
+
+    The marker is what makes the entry valid; a killed build leaves no marker, so the next run
+    sees a torn entry and starts over.
+    """
+    if is_complete(entry):
+        return entry
+    discard_torn(entry)
+    entry.mkdir(parents=True)
+    build(entry)
+    (entry / MARKER).write_text("ok\n")
+    return entry
+
+
+def discard_torn(entry: Path) -> None:
+    if entry.exists() and not is_complete(entry):
+        shutil.rmtree(entry)

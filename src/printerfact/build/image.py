@@ -1,0 +1,136 @@
+"""The VM image: a busybox initramfs carrying the module, plus a tiny per-node archive.
+
+The base image (busybox, the guest scripts, the module, the facts file) is cached by content.
+A node's settings (hostname, addresses, users, services) go into a second archive appended to
+it, so starting a node never rebuilds the base.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from printerfact.nodes import NodeSpec, TestSpec
+
+from . import cache, paths
+from .cpio import CpioWriter
+
+if TYPE_CHECKING:
+    from .artifacts import Artifacts
+
+BUSYBOX = Path("/bin/busybox")
+FACTS = paths.MODULE_DIR / "facts.txt"
+GUEST_LIB = "usr/lib/printerfact"
+
+
+def _busybox() -> Path:
+    found = shutil.which("busybox") if not BUSYBOX.is_file() else str(BUSYBOX)
+    if not found:
+        raise FileNotFoundError("busybox not found. Install: apt-get install busybox-static")
+    # A dynamically linked busybox would need its libraries in the image.
+    if b"ld-linux" in Path(found).read_bytes()[:8192]:
+        raise FileNotFoundError(f"{found} is not static. Install: apt-get install busybox-static")
+    return Path(found)
+
+
+def _guest_files() -> list[Path]:
+    return sorted(p for p in paths.GUEST_DIR.iterdir() if p.is_file())
+
+
+def ensure_base_image(module_ko: Path, release: str) -> Path:
+    busybox = _busybox()
+    key = cache.content_key({
+        "busybox": cache.file_digest(busybox),
+        "guest": {p.name: cache.file_digest(p) for p in _guest_files()},
+        "module": cache.file_digest(module_ko),
+        "facts": cache.file_digest(FACTS),
+        "release": release,
+    })
+    entry = paths.cache_root() / "image" / key
+    cache.ensure_entry(entry, lambda d: _write_base(d / "initrd.cpio", busybox, module_ko, release))
+    return entry / "initrd.cpio"
+
+
+def _write_base(dest: Path, busybox: Path, module_ko: Path, release: str) -> None:
+    applets = subprocess.run(
+        [str(busybox), "--list-full"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    with dest.open("wb") as f:
+        w = CpioWriter(f)
+        for d in ("dev", "proc", "sys", "run", "tmp", "root", "home", "etc", "sbin", "usr/bin",
+                  "usr/sbin"):
+            w.directory(d)
+        w.char_device("dev/console", 5, 1)  # init's stdio before devtmpfs is mounted
+        w.file("bin/busybox", busybox.read_bytes(), 0o755)
+        for applet in applets:
+            if applet != "bin/busybox":
+                w.symlink(applet, "/bin/busybox")
+        w.symlink("init", "/bin/busybox")  # busybox init, configured by /etc/inittab
+        for p in _guest_files():
+            if p.name == "inittab":
+                w.file("etc/inittab", p.read_bytes())
+            else:
+                w.file(f"{GUEST_LIB}/{p.name}", p.read_bytes(), 0o755)
+        w.file("etc/printerfact/facts.txt", FACTS.read_bytes())
+        moddir = f"lib/modules/{release}"
+        w.file(f"{moddir}/extra/printerfact.ko", module_ko.read_bytes())
+        w.file(f"{moddir}/modules.dep", b"extra/printerfact.ko:\n")
+        w.file("etc/profile", b"export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n")
+        w.close()
+
+
+def node_env(test: TestSpec, node: NodeSpec) -> str:
+    """The shell-sourceable settings rc.sh reads (see guest/rc.sh)."""
+    addresses = " ".join(
+        f"eth{i}={test.address(node.name, vlan)}/24" for i, vlan in enumerate(node.vlans)
+    )
+    values = {
+        "PF_HOSTNAME": node.name,
+        "PF_MODULE_AT_BOOT": "1" if node.module_at_boot else "0",
+        "PF_ADDRESSES": addresses,
+        "PF_SERVICES": " ".join(node.services),
+    }
+    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+
+
+def _passwd(users: tuple[str, ...]) -> tuple[bytes, bytes]:
+    passwd = ["root:x:0:0:root:/root:/bin/sh"]
+    group = ["root:x:0:"]
+    for i, user in enumerate(users):
+        uid = 1000 + i
+        passwd.append(f"{user}:x:{uid}:100:{user}:/home/{user}:/bin/sh")
+    group.append("users:x:100:" + ",".join(users))
+    return ("\n".join(passwd) + "\n").encode(), ("\n".join(group) + "\n").encode()
+
+
+def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
+    buf = io.BytesIO()
+    w = CpioWriter(buf)
+    w.file("etc/printerfact/node.env", node_env(test, node).encode())
+    w.file("etc/hostname", f"{node.name}\n".encode())
+    hosts = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in test.hosts().items()]
+    w.file("etc/hosts", ("\n".join(hosts) + "\n").encode())
+    passwd, group = _passwd(node.users)
+    w.file("etc/passwd", passwd)
+    w.file("etc/group", group)
+    for user in node.users:
+        w.directory(f"home/{user}", 0o755)
+    for name, command in node.services.items():
+        w.file(f"etc/printerfact/services/{name}", command.encode() + b"\n")
+    w.close()
+    return buf.getvalue()
+
+
+def node_initrd(artifacts: Artifacts, test: TestSpec, node: NodeSpec, dest_dir: Path) -> Path:
+    """Write `<node>.initrd` (base image + node archive) into dest_dir and return its path."""
+    base = artifacts.initrd
+    dest = dest_dir / f"{node.name}.initrd"
+    with dest.open("wb") as out, base.open("rb") as src:
+        shutil.copyfileobj(src, out)
+        out.write(node_archive(test, node))
+    return dest

@@ -1,0 +1,174 @@
+"""Build the Rust-enabled kernel: tinyconfig + the project's fragment, LLVM=1, out of tree, cached.
+
+Cache layout (under paths.cache_root()):
+  src/<digest>/linux/        an extracted source tarball
+  kernel/<key>/build/        the O= build directory (modules are built against it)
+  kernel/<key>/bzImage, kernel/<key>/release
+where <key> hashes the source identity, the fragment, and the toolchain versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, paths, progress
+from .kernel_config import unmet_options
+from .toolchain import Toolchain, ToolchainError, check_rustavailable
+
+DEFAULT_SOURCE = Path("/usr/src/linux-source-6.12.tar.xz")
+MIN_VERSION = (6, 12, 19)  # 6.12.19 backported the KBox/KVec Rust API the module uses
+ESTIMATED_STEPS = 1300
+
+
+class KernelSourceError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    bzimage: Path
+    release: str
+    build_dir: Path
+    source_dir: Path
+
+
+def source_path() -> Path:
+    """$PRINTERFACT_KERNEL_SRC (a tarball or an unpacked tree), else Debian's linux-source-6.12."""
+    return Path(os.environ.get("PRINTERFACT_KERNEL_SRC") or DEFAULT_SOURCE)
+
+
+def _memo_digest(tarball: Path) -> str:
+    """sha256 of the tarball, remembered by (path, size, mtime) so warm runs skip re-hashing."""
+    memo_file = paths.cache_root() / "digests.json"
+    st = tarball.stat()
+    stamp = f"{tarball.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if stamp not in memo:
+        memo[stamp] = cache.file_digest(tarball)
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_file.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(memo, indent=1))
+        tmp.replace(memo_file)
+    return str(memo[stamp])
+
+
+def _tree_identity(tree: Path) -> str:
+    """A user's tree changes under us; its newest mtime and version stand in for a full hash."""
+    newest = 0
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, f)).st_mtime_ns)
+            except OSError:
+                pass
+    return f"tree:{tree.resolve()}:{newest}"
+
+
+def unpacked_source(src: Path) -> tuple[Path, str]:
+    """(source tree, identity) for a tarball (extracted into the cache) or a directory."""
+    if src.is_dir():
+        if not (src / "Makefile").is_file():
+            raise KernelSourceError(f"{src} is not a kernel source tree (no Makefile)")
+        return src, _tree_identity(src)
+    if not src.is_file():
+        raise KernelSourceError(
+            f"kernel source {src} not found. Install: apt-get install linux-source-6.12, "
+            "or point PRINTERFACT_KERNEL_SRC at a 6.12.y tarball or tree"
+        )
+    digest = _memo_digest(src)
+    entry = paths.cache_root() / "src" / digest[:24]
+
+    def extract(dest: Path) -> None:
+        with tarfile.open(src) as tar:
+            top = tar.getmembers()[0].name.split("/")[0]
+            tar.extractall(dest, filter="fully_trusted")
+        (dest / top).rename(dest / "linux")
+
+    cache.ensure_entry(entry, extract)
+    return entry / "linux", f"tarball:{digest}"
+
+
+def kernel_version(tree: Path) -> tuple[int, int, int]:
+    text = (tree / "Makefile").read_text(errors="replace")
+    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL) = (\d+)$", text, re.M))
+    try:
+        return int(fields["VERSION"]), int(fields["PATCHLEVEL"]), int(fields["SUBLEVEL"])
+    except KeyError as e:
+        raise KernelSourceError(f"{tree}/Makefile has no {e.args[0]}") from e
+
+
+def check_version(version: tuple[int, int, int]) -> None:
+    if version[:2] != (6, 12) or version < MIN_VERSION:
+        raise KernelSourceError(
+            f"kernel {'.'.join(map(str, version))} is not supported: the module targets 6.12.y "
+            f"with y >= {MIN_VERSION[2]} (the Rust API of 6.12.19+)"
+        )
+
+
+def build_key(identity: str, toolchain: Toolchain) -> str:
+    return cache.content_key({
+        "source": identity,
+        "fragment": cache.file_digest(paths.FRAGMENT),
+        "toolchain": toolchain.identity,
+        "targets": "bzImage modules",
+    })
+
+
+def ensure_kernel(toolchain: Toolchain, jobs: int | None = None) -> KernelBuild:
+    tree, identity = unpacked_source(source_path())
+    check_version(kernel_version(tree))
+    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain)
+    cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, jobs))
+    return KernelBuild(
+        bzimage=entry / "bzImage",
+        release=(entry / "release").read_text().strip(),
+        build_dir=entry / "build",
+        source_dir=tree,
+    )
+
+
+def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> None:
+    out = entry / "build"
+    out.mkdir()
+    make = ["make", "-C", str(tree), f"O={out}", *toolchain.make_vars()]
+    quiet = {"stdout": subprocess.DEVNULL, "check": True}
+    subprocess.run([*make, "tinyconfig"], **quiet)  # type: ignore[call-overload]
+    subprocess.run(  # type: ignore[call-overload]
+        [str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(out),
+         str(out / ".config"), str(paths.FRAGMENT)], cwd=tree, **quiet,
+    )
+    subprocess.run([*make, "olddefconfig"], **quiet)  # type: ignore[call-overload]
+    check_rustavailable(make, toolchain)
+    unmet = unmet_options(paths.FRAGMENT, out / ".config")
+    if unmet:
+        detail = ", ".join(f"{k}: want {w}, got {g}" for k, (w, g) in sorted(unmet.items()))
+        raise ToolchainError(f"the kernel config does not honour the fragment: {detail}")
+    steps_file = paths.cache_root() / "kernel" / "last-build-steps"
+    try:
+        expected = int(steps_file.read_text())
+    except (OSError, ValueError):
+        expected = ESTIMATED_STEPS
+    start = time.monotonic()
+    steps = progress.run_logged(
+        [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "bzImage", "modules"],
+        log=entry / "build.log", label="kernel build", expected_steps=expected,
+    )
+    steps_file.write_text(str(steps))
+    (entry / "build-seconds").write_text(f"{time.monotonic() - start:.1f}\n")
+    release = subprocess.run(
+        [*make, "-s", "kernelrelease"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    shutil.copy2(out / "arch/x86/boot/bzImage", entry / "bzImage")
+    (entry / "release").write_text(release + "\n")

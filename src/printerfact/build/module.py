@@ -1,0 +1,56 @@
+"""Build module/ against the cached kernel.  Only the module's own sources are in its key, so
+editing the module rebuilds it in seconds and never touches the kernel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import cache, paths, progress
+from .kernel import KernelBuild
+from .toolchain import Toolchain
+
+MODULE_NAME = "printerfact"
+_SOURCE_SUFFIXES = {".rs", ".txt", ".c", ".h"}
+_SOURCE_NAMES = {"Kbuild", "Makefile"}
+
+
+def is_source(path: Path) -> bool:
+    return path.name in _SOURCE_NAMES or path.suffix in _SOURCE_SUFFIXES
+
+
+def ensure_module(kernel: KernelBuild, toolchain: Toolchain, src: Path = paths.MODULE_DIR) -> Path:
+    """Return the path of printerfact.ko built from `src` against `kernel`."""
+    if not (src / "Kbuild").is_file():
+        raise FileNotFoundError(f"{src} has no Kbuild: not a module source directory")
+    key = cache.content_key({
+        "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
+        "kernel": str(kernel.build_dir),
+        "toolchain": toolchain.identity,
+    })
+    entry = paths.cache_root() / "module" / key
+
+    def build(dest: Path) -> None:
+        work = dest / "src"
+        shutil.copytree(src, work, ignore=lambda d, names: [
+            n for n in names if not (Path(d, n).is_dir() or is_source(Path(d, n)))
+        ])
+        progress.run_logged(
+            ["make", "-C", str(kernel.build_dir), f"M={work}", *toolchain.make_vars(), "modules"],
+            log=dest / "build.log", label="module build", interval=60,
+        )
+        shutil.copy2(work / f"{MODULE_NAME}.ko", dest / f"{MODULE_NAME}.ko")
+
+    # The kernel's Makefiles record absolute paths of M=, so build at the final location.
+    cache.ensure_entry_in_place(entry, build)
+    return entry / f"{MODULE_NAME}.ko"
+
+
+def modinfo(ko: Path) -> dict[str, str]:
+    out = subprocess.run(["modinfo", str(ko)], capture_output=True, text=True, check=True).stdout
+    fields: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields

@@ -1,0 +1,156 @@
+"""Install what the build and the tests need, and nothing that is already there.
+
+Idempotent and quick when nothing is missing (one dpkg-query, a few stat calls).  Three kinds of
+dependency: Debian packages (apt-get, as root; otherwise the exact command is printed), Rust
+tools from crates.io (cargo install into the per-user cache), and the Python venv.
+
+Run before the venv exists: `PYTHONPATH=src python3 -m printerfact.build.provision`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import distro, paths, toolchain
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class CargoTool:
+    crate: str
+    version: str
+    binary: str
+
+    @property
+    def path(self) -> Path:
+        return paths.cargo_tool(self.crate, self.version, self.binary)
+
+
+BINDGEN = CargoTool("bindgen-cli", toolchain.BINDGEN_CARGO_VERSION, "bindgen")
+# Nix linters and formatter, for the static checks of the Nix layer.
+NIX_TOOLS = (
+    CargoTool("statix", "0.5.8", "statix"),
+    CargoTool("deadnix", "1.2.1", "deadnix"),
+    CargoTool("nixpkgs-fmt", "1.3.0", "nixpkgs-fmt"),
+)
+
+VENV = paths.REPO_ROOT / ".venv"
+VENV_STAMP = VENV / ".provisioned"
+
+
+def debian_packages(release: str) -> list[str]:
+    rust = distro.RUST_PACKAGES[release]
+    pkgs = set(distro.COMMON_PACKAGES.values()) | {
+        rust[t] for t in ("rustc", "rust-src", "clippy-driver", "rustfmt")
+    }
+    if "bindgen" in rust:
+        pkgs.add(rust["bindgen"])
+    if not shutil.which("cargo"):
+        pkgs.add(rust["cargo"])
+    if subprocess.run([sys.executable, "-c", "import ensurepip"], capture_output=True).returncode:
+        pkgs.add("python3-venv")
+    return sorted(pkgs)
+
+
+def missing_packages(pkgs: list[str]) -> list[str]:
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package}\t${db:Status-Status}\n", *pkgs],
+        capture_output=True, text=True,
+    ).stdout
+    installed = {line.split("\t")[0] for line in out.splitlines() if line.endswith("\tinstalled")}
+    return [p for p in pkgs if p not in installed]
+
+
+def install_packages(missing: list[str]) -> None:
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    if os.geteuid() != 0:
+        raise ProvisionError(
+            "missing Debian packages; run as root:\n  apt-get update && " + " ".join(cmd)
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print(f"provision: apt-get install {' '.join(missing)}", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def system_bindgen_ok() -> bool:
+    try:
+        found = toolchain.find_bindgen()
+    except toolchain.ToolchainError:
+        return False
+    return found != BINDGEN.path
+
+
+def install_cargo_tool(tool: CargoTool) -> None:
+    """cargo install into a temporary prefix, renamed into place: never a half-installed tool."""
+    prefix = tool.path.parents[1]
+    tmp = prefix.with_name(prefix.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"provision: cargo install {tool.crate} {tool.version}", file=sys.stderr)
+    result = subprocess.run(
+        ["cargo", "install", "--locked", "--quiet", "--root", str(tmp), tool.crate,
+         "--version", tool.version],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ProvisionError(f"cargo install {tool.crate} failed:\n{result.stderr[-3000:]}")
+    shutil.rmtree(prefix, ignore_errors=True)
+    tmp.rename(prefix)
+
+
+def venv_stamp() -> str:
+    return hashlib.sha256((paths.REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    if VENV_STAMP.is_file() and VENV_STAMP.read_text() == venv_stamp():
+        return
+    print("provision: creating the Python venv (.venv)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run(
+        [str(VENV / "bin/pip"), "install", "-q", "-e", f"{paths.REPO_ROOT}[test,repl]"],
+        check=True,
+    )
+    VENV_STAMP.write_text(venv_stamp())
+
+
+def provision(*, nix_tools: bool = True) -> None:
+    release = distro.codename()
+    missing = missing_packages(debian_packages(release))
+    if missing:
+        install_packages(missing)
+    tools = [t for t in NIX_TOOLS if nix_tools]
+    if not system_bindgen_ok():
+        tools.insert(0, BINDGEN)
+    for tool in tools:
+        if not tool.path.is_file():
+            install_cargo_tool(tool)
+    ensure_venv()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-nix-tools", action="store_true",
+                        help="skip statix/deadnix/nixpkgs-fmt (only the Nix checks need them)")
+    args = parser.parse_args(argv)
+    try:
+        provision(nix_tools=not args.no_nix_tools)
+    except (ProvisionError, subprocess.CalledProcessError) as e:
+        print(f"provision: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

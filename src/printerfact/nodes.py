@@ -1,0 +1,160 @@
+"""Node descriptions: the one checked-in definition of every test and its VM nodes.
+
+`testscripts/tests.toml` is read here for the portable runner and by `nix/nodes.nix` for
+`test.nix`, so both paths boot the same node set.  Addressing follows the NixOS test
+framework: on VLAN v, the n-th node in alphabetical order gets 192.168.v.n.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TESTS_FILE = REPO_ROOT / "testscripts" / "tests.toml"
+
+# Commands a node may ask for beyond the base system.  On the portable image busybox is
+# always there; on NixOS the mapping puts a `busybox` binary on PATH.
+KNOWN_PACKAGES = frozenset({"busybox"})
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_NODE_KEYS = {"module_at_boot", "services", "vlans", "memory_mb", "cpus", "users", "packages"}
+
+
+class NodeDescriptionError(ValueError):
+    """The tests file says something the runner cannot honour."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    module_at_boot: bool = True
+    services: dict[str, str] = field(default_factory=dict)
+    vlans: tuple[int, ...] = (1,)
+    memory_mb: int = 256
+    cpus: int = 1
+    users: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+
+    @property
+    def python_name(self) -> str:
+        """The testscript variable for this node: dashes become underscores, as in nixpkgs."""
+        return self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    name: str
+    script: Path
+    nodes: tuple[NodeSpec, ...]
+
+    def node_number(self, node: str) -> int:
+        """1-based position of `node` in alphabetical order (the last octet of its address)."""
+        return sorted(n.name for n in self.nodes).index(node) + 1
+
+    def address(self, node: str, vlan: int) -> str:
+        return f"192.168.{vlan}.{self.node_number(node)}"
+
+    def hosts(self) -> dict[str, str]:
+        """name -> address on the node's first VLAN, for every node (its /etc/hosts)."""
+        return {n.name: self.address(n.name, n.vlans[0]) for n in self.nodes if n.vlans}
+
+    @property
+    def vlans(self) -> tuple[int, ...]:
+        return tuple(sorted({v for n in self.nodes for v in n.vlans}))
+
+
+def _node(name: str, raw: dict[str, object], where: str) -> NodeSpec:
+    if not _NAME.match(name):
+        raise NodeDescriptionError(f"{where}: node name {name!r} must match {_NAME.pattern}")
+    unknown = set(raw) - _NODE_KEYS
+    if unknown:
+        raise NodeDescriptionError(f"{where}: unknown keys {sorted(unknown)}")
+    services = raw.get("services", {})
+    if not isinstance(services, dict) or not all(
+        isinstance(k, str) and _NAME.match(k) and isinstance(v, str) for k, v in services.items()
+    ):
+        raise NodeDescriptionError(f"{where}: services must map names to command strings")
+    packages = tuple(_str_list(raw.get("packages", []), f"{where}.packages"))
+    if not set(packages) <= KNOWN_PACKAGES:
+        raise NodeDescriptionError(
+            f"{where}: unknown packages {sorted(set(packages) - KNOWN_PACKAGES)}; "
+            f"known: {sorted(KNOWN_PACKAGES)}"
+        )
+    vlans = tuple(_int_list(raw.get("vlans", [1]), f"{where}.vlans"))
+    if any(not 1 <= v <= 254 for v in vlans):
+        raise NodeDescriptionError(f"{where}: VLAN numbers must be 1..254")
+    return NodeSpec(
+        name=name,
+        module_at_boot=bool(raw.get("module_at_boot", True)),
+        services=dict(services),
+        vlans=vlans,
+        memory_mb=_positive_int(raw.get("memory_mb", 256), f"{where}.memory_mb"),
+        cpus=_positive_int(raw.get("cpus", 1), f"{where}.cpus"),
+        users=tuple(_str_list(raw.get("users", []), f"{where}.users")),
+        packages=packages,
+    )
+
+
+def _str_list(value: object, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise NodeDescriptionError(f"{where} must be a list of strings")
+    return value
+
+
+def _int_list(value: object, where: str) -> list[int]:
+    if not isinstance(value, list) or not all(type(v) is int for v in value):
+        raise NodeDescriptionError(f"{where} must be a list of integers")
+    return value
+
+
+def _positive_int(value: object, where: str) -> int:
+    if type(value) is not int or value <= 0:
+        raise NodeDescriptionError(f"{where} must be a positive integer")
+    return value
+
+
+def load_tests(path: Path = DEFAULT_TESTS_FILE) -> dict[str, TestSpec]:
+    """Parse the tests file; the order of tests is the file's order."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise NodeDescriptionError(f"{path}: {e}") from e
+    tests: dict[str, TestSpec] = {}
+    for test_name, raw_test in data.get("tests", {}).items():
+        where = f"{path.name}: tests.{test_name}"
+        nodes_raw = raw_test.get("nodes", {})
+        if not nodes_raw:
+            raise NodeDescriptionError(f"{where}: a test needs at least one node")
+        nodes = tuple(_node(n, r, f"{where}.nodes.{n}") for n, r in nodes_raw.items())
+        script = path.parent / raw_test.get("script", f"{test_name}.py")
+        if not script.is_file():
+            raise NodeDescriptionError(f"{where}: testscript {script} does not exist")
+        tests[test_name] = TestSpec(name=test_name, script=script, nodes=nodes)
+    return tests
+
+
+def to_json_model(test: TestSpec) -> dict[str, object]:
+    """The normalised description, in the shape `nix/nodes.nix` produces for the same test.
+
+    A test compares the two, so the Nix and portable paths cannot drift apart.
+    """
+    return {
+        "nodes": {
+            n.name: {
+                "module_at_boot": n.module_at_boot,
+                "services": n.services,
+                "vlans": list(n.vlans),
+                "memory_mb": n.memory_mb,
+                "cpus": n.cpus,
+                "users": list(n.users),
+                "packages": list(n.packages),
+                "addresses": [test.address(n.name, v) for v in n.vlans],
+                "hostname": n.name,
+            }
+            for n in test.nodes
+        },
+        "hosts": test.hosts(),
+    }

@@ -1,0 +1,75 @@
+"""The content-hash cache: hits, misses on input change, torn entries rebuilt (no kernel needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from printerfact.build import cache, kernel, paths, toolchain
+
+
+def test_entry_is_built_once(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(d: Path) -> None:
+        calls.append(d)
+        (d / "out").write_text("x")
+
+    entry = tmp_path / "e"
+    cache.ensure_entry(entry, build)
+    cache.ensure_entry(entry, build)
+    assert len(calls) == 1
+    assert (entry / "out").read_text() == "x"
+    assert cache.is_complete(entry)
+
+
+def test_torn_entry_is_rebuilt_not_used(tmp_path: Path) -> None:
+    entry = tmp_path / "e"
+    entry.mkdir()
+    (entry / "out").write_text("half-written")  # a build killed before its marker
+    cache.ensure_entry_in_place(entry, lambda d: (d / "out").write_text("whole"))
+    assert (entry / "out").read_text() == "whole"
+    assert cache.is_complete(entry)
+
+
+def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
+    entry = tmp_path / "e"
+
+    def boom(d: Path) -> None:
+        (d / "partial").write_text("x")
+        raise RuntimeError("compiler crashed")
+
+    with pytest.raises(RuntimeError):
+        cache.ensure_entry(entry, boom)
+    assert not entry.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kernel_key_changes_with_fragment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
+    before = kernel.build_key("tarball:abc", tc)
+    assert kernel.build_key("tarball:abc", tc) == before  # stable
+    fragment = tmp_path / "frag.config"
+    fragment.write_text(paths.FRAGMENT.read_text() + "CONFIG_IKCONFIG=y\n")
+    monkeypatch.setattr(paths, "FRAGMENT", fragment)
+    assert kernel.build_key("tarball:abc", tc) != before
+
+
+def test_kernel_key_changes_with_toolchain_and_source() -> None:
+    tc1 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.96"})
+    tc2 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.97"})
+    assert kernel.build_key("tarball:abc", tc1) != kernel.build_key("tarball:abc", tc2)
+    assert kernel.build_key("tarball:abc", tc1) != kernel.build_key("tarball:abd", tc1)
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [((6, 12, 19), True), ((6, 12, 117), True), ((6, 12, 18), False), ((6, 13, 1), False)],
+)
+def test_kernel_version_gate(version: tuple[int, int, int], ok: bool) -> None:
+    if ok:
+        kernel.check_version(version)
+    else:
+        with pytest.raises(kernel.KernelSourceError, match="6.12.y"):
+            kernel.check_version(version)
