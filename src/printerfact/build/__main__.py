@@ -16,7 +16,9 @@ ERRORS = (BuildError, ToolchainError, KernelSourceError, FileNotFoundError)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m printerfact.build", description=__doc__)
-    parser.add_argument("-j", "--jobs", type=int, help="parallel kernel build jobs (default: cores+1)")
+    parser.add_argument(
+        "-j", "--jobs", type=int, help="parallel kernel build jobs (default: cores+1)"
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:

@@ -24,6 +24,9 @@ def ensure_artifacts(jobs: int | None = None) -> Artifacts:
     ko = module.ensure_module(kb, tc)
     initrd = image.ensure_base_image(ko, kb.release)
     return Artifacts(
-        bzimage=kb.bzimage, kernel_release=kb.release, kbuild_dir=kb.build_dir,
-        module_ko=ko, initrd=initrd,
+        bzimage=kb.bzimage,
+        kernel_release=kb.release,
+        kbuild_dir=kb.build_dir,
+        module_ko=ko,
+        initrd=initrd,
     )

@@ -19,11 +19,30 @@ class CpioWriter:
         self._ino = 1
         self._dirs: set[str] = set()
 
-    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0),
-               nlink: int = 1) -> None:
+    def _entry(
+        self,
+        name: str,
+        mode: int,
+        data: bytes = b"",
+        rdev: tuple[int, int] = (0, 0),
+        nlink: int = 1,
+    ) -> None:
         name_bytes = name.encode() + b"\0"
-        fields = [self._ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1],
-                  len(name_bytes), 0]
+        fields = [
+            self._ino,
+            mode,
+            0,
+            0,
+            nlink,
+            0,
+            len(data),
+            0,
+            0,
+            rdev[0],
+            rdev[1],
+            len(name_bytes),
+            0,
+        ]
         self._ino += 1
         header = _MAGIC + b"".join(f"{f:08x}".encode() for f in fields)
         self._write_padded(header + name_bytes)

@@ -11,19 +11,43 @@ from pathlib import Path
 # Debian 12 ships its current Rust as the *-web packages (from bookworm-security); Debian 13's
 # plain packages are new enough, and its bindgen (0.71) passes the kernel's minimum (0.65.1).
 RUST_PACKAGES = {
-    "bookworm": {"rustc": "rustc-web", "rust-src": "rust-web-src", "cargo": "cargo-web",
-                 "clippy-driver": "rust-web-clippy", "rustfmt": "rustfmt-web"},
-    "trixie": {"rustc": "rustc", "rust-src": "rust-src", "cargo": "cargo",
-               "clippy-driver": "rust-clippy", "rustfmt": "rustfmt", "bindgen": "bindgen"},
+    "bookworm": {
+        "rustc": "rustc-web",
+        "rust-src": "rust-web-src",
+        "cargo": "cargo-web",
+        "clippy-driver": "rust-web-clippy",
+        "rustfmt": "rustfmt-web",
+    },
+    "trixie": {
+        "rustc": "rustc",
+        "rust-src": "rust-src",
+        "cargo": "cargo",
+        "clippy-driver": "rust-clippy",
+        "rustfmt": "rustfmt",
+        "bindgen": "bindgen",
+    },
 }
 
 # tool (a command, or a header/library the build needs) -> Debian package, same on 12 and 13
 COMMON_PACKAGES = {
-    "clang": "clang", "ld.lld": "lld", "llvm-ar": "llvm", "libclang": "libclang-dev",
-    "flex": "flex", "bison": "bison", "bc": "bc", "gelf.h": "libelf-dev",
-    "openssl/opensslv.h": "libssl-dev", "cpio": "cpio", "pahole": "dwarves", "xz": "xz-utils",
-    "make": "make", "busybox": "busybox-static", "qemu-system-x86_64": "qemu-system-x86",
-    "nix-instantiate": "nix-bin", "modinfo": "kmod", "linux-source-6.12": "linux-source-6.12",
+    "clang": "clang",
+    "ld.lld": "lld",
+    "llvm-ar": "llvm",
+    "libclang": "libclang-dev",
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
+    "gelf.h": "libelf-dev",
+    "openssl/opensslv.h": "libssl-dev",
+    "cpio": "cpio",
+    "pahole": "dwarves",
+    "xz": "xz-utils",
+    "make": "make",
+    "busybox": "busybox-static",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "nix-instantiate": "nix-bin",
+    "modinfo": "kmod",
+    "linux-source-6.12": "linux-source-6.12",
 }
 
 SUPPORTED = tuple(RUST_PACKAGES)

@@ -44,13 +44,15 @@ def _guest_files() -> list[Path]:
 
 def ensure_base_image(module_ko: Path, release: str) -> Path:
     busybox = _busybox()
-    key = cache.content_key({
-        "busybox": cache.file_digest(busybox),
-        "guest": {p.name: cache.file_digest(p) for p in _guest_files()},
-        "module": cache.file_digest(module_ko),
-        "facts": cache.file_digest(FACTS),
-        "release": release,
-    })
+    key = cache.content_key(
+        {
+            "busybox": cache.file_digest(busybox),
+            "guest": {p.name: cache.file_digest(p) for p in _guest_files()},
+            "module": cache.file_digest(module_ko),
+            "facts": cache.file_digest(FACTS),
+            "release": release,
+        }
+    )
     entry = paths.cache_root() / "image" / key
     cache.ensure_entry(entry, lambda d: _write_base(d / "initrd.cpio", busybox, module_ko, release))
     return entry / "initrd.cpio"
@@ -62,8 +64,19 @@ def _write_base(dest: Path, busybox: Path, module_ko: Path, release: str) -> Non
     ).stdout.split()
     with dest.open("wb") as f:
         w = CpioWriter(f)
-        for d in ("dev", "proc", "sys", "run", "tmp", "root", "home", "etc", "sbin", "usr/bin",
-                  "usr/sbin"):
+        for d in (
+            "dev",
+            "proc",
+            "sys",
+            "run",
+            "tmp",
+            "root",
+            "home",
+            "etc",
+            "sbin",
+            "usr/bin",
+            "usr/sbin",
+        ):
             w.directory(d)
         w.char_device("dev/console", 5, 1)  # init's stdio before devtmpfs is mounted
         w.file("bin/busybox", busybox.read_bytes(), 0o755)

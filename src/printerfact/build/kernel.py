@@ -118,12 +118,14 @@ def check_version(version: tuple[int, int, int]) -> None:
 
 
 def build_key(identity: str, toolchain: Toolchain) -> str:
-    return cache.content_key({
-        "source": identity,
-        "fragment": cache.file_digest(paths.FRAGMENT),
-        "toolchain": toolchain.identity,
-        "targets": "bzImage modules",
-    })
+    return cache.content_key(
+        {
+            "source": identity,
+            "fragment": cache.file_digest(paths.FRAGMENT),
+            "toolchain": toolchain.identity,
+            "targets": "bzImage modules",
+        }
+    )
 
 
 def ensure_kernel(toolchain: Toolchain, jobs: int | None = None) -> KernelBuild:
@@ -146,8 +148,16 @@ def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> N
     quiet = {"stdout": subprocess.DEVNULL, "check": True}
     subprocess.run([*make, "tinyconfig"], **quiet)  # type: ignore[call-overload]
     subprocess.run(  # type: ignore[call-overload]
-        [str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(out),
-         str(out / ".config"), str(paths.FRAGMENT)], cwd=tree, **quiet,
+        [
+            str(tree / "scripts/kconfig/merge_config.sh"),
+            "-m",
+            "-O",
+            str(out),
+            str(out / ".config"),
+            str(paths.FRAGMENT),
+        ],
+        cwd=tree,
+        **quiet,
     )
     subprocess.run([*make, "olddefconfig"], **quiet)  # type: ignore[call-overload]
     check_rustavailable(make, toolchain)
@@ -163,7 +173,9 @@ def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> N
     start = time.monotonic()
     steps = progress.run_logged(
         [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "bzImage", "modules"],
-        log=entry / "build.log", label="kernel build", expected_steps=expected,
+        log=entry / "build.log",
+        label="kernel build",
+        expected_steps=expected,
     )
     steps_file.write_text(str(steps))
     (entry / "build-seconds").write_text(f"{time.monotonic() - start:.1f}\n")

@@ -24,21 +24,29 @@ def ensure_module(kernel: KernelBuild, toolchain: Toolchain, src: Path = paths.M
     """Return the path of printerfact.ko built from `src` against `kernel`."""
     if not (src / "Kbuild").is_file():
         raise FileNotFoundError(f"{src} has no Kbuild: not a module source directory")
-    key = cache.content_key({
-        "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
-        "kernel": str(kernel.build_dir),
-        "toolchain": toolchain.identity,
-    })
+    key = cache.content_key(
+        {
+            "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
+            "kernel": str(kernel.build_dir),
+            "toolchain": toolchain.identity,
+        }
+    )
     entry = paths.cache_root() / "module" / key
 
     def build(dest: Path) -> None:
         work = dest / "src"
-        shutil.copytree(src, work, ignore=lambda d, names: [
-            n for n in names if not (Path(d, n).is_dir() or is_source(Path(d, n)))
-        ])
+        shutil.copytree(
+            src,
+            work,
+            ignore=lambda d, names: [
+                n for n in names if not (Path(d, n).is_dir() or is_source(Path(d, n)))
+            ],
+        )
         progress.run_logged(
             ["make", "-C", str(kernel.build_dir), f"M={work}", *toolchain.make_vars(), "modules"],
-            log=dest / "build.log", label="module build", interval=60,
+            log=dest / "build.log",
+            label="module build",
+            interval=60,
         )
         shutil.copy2(work / f"{MODULE_NAME}.ko", dest / f"{MODULE_NAME}.ko")
 

@@ -37,10 +37,18 @@ def run_logged(
     tail: deque[str] = deque(maxlen=40)
     steps = 0
     start = last = time.monotonic()
-    with log.open("w") as out, subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-    ) as proc:
+    with (
+        log.open("w", buffering=1) as out,
+        subprocess.Popen(  # line-buffered: a killed build keeps its log
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)

@@ -37,10 +37,10 @@ class CargoTool:
 
 
 BINDGEN = CargoTool("bindgen-cli", toolchain.BINDGEN_CARGO_VERSION, "bindgen")
-# Nix linters and formatter, for the static checks of the Nix layer.
+# Nix linter and formatter for the static checks of the Nix layer.  (statix is not on
+# crates.io: the crate of that name is unrelated, so it runs only where it is on PATH.)
 NIX_TOOLS = (
-    CargoTool("statix", "0.5.8", "statix"),
-    CargoTool("deadnix", "1.2.1", "deadnix"),
+    CargoTool("deadnix", "1.3.1", "deadnix"),
     CargoTool("nixpkgs-fmt", "1.3.0", "nixpkgs-fmt"),
 )
 
@@ -65,7 +65,8 @@ def debian_packages(release: str) -> list[str]:
 def missing_packages(pkgs: list[str]) -> list[str]:
     out = subprocess.run(
         ["dpkg-query", "-W", "-f=${Package}\t${db:Status-Status}\n", *pkgs],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout
     installed = {line.split("\t")[0] for line in out.splitlines() if line.endswith("\tinstalled")}
     return [p for p in pkgs if p not in installed]
@@ -98,9 +99,19 @@ def install_cargo_tool(tool: CargoTool) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"provision: cargo install {tool.crate} {tool.version}", file=sys.stderr)
     result = subprocess.run(
-        ["cargo", "install", "--locked", "--quiet", "--root", str(tmp), tool.crate,
-         "--version", tool.version],
-        capture_output=True, text=True,
+        [
+            "cargo",
+            "install",
+            "--locked",
+            "--quiet",
+            "--root",
+            str(tmp),
+            tool.crate,
+            "--version",
+            tool.version,
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -141,8 +152,11 @@ def provision(*, nix_tools: bool = True) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-nix-tools", action="store_true",
-                        help="skip statix/deadnix/nixpkgs-fmt (only the Nix checks need them)")
+    parser.add_argument(
+        "--no-nix-tools",
+        action="store_true",
+        help="skip statix/deadnix/nixpkgs-fmt (only the Nix checks need them)",
+    )
     args = parser.parse_args(argv)
     try:
         provision(nix_tools=not args.no_nix_tools)

@@ -142,7 +142,9 @@ def check_rustavailable(make_argv: list[str], toolchain: Toolchain) -> None:
     """Run the kernel's own check in a configured tree; raise with a package hint on failure."""
     result = subprocess.run(
         [*make_argv, *toolchain.make_vars(), "rustavailable"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if result.returncode != 0:
         raise ToolchainError(

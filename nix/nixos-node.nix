@@ -1,0 +1,66 @@
+# One node of the test model (nix/nodes.nix) -> a NixOS module giving the guest contract the
+# testscripts rely on, as the portable image does (docs/architecture.md, "Guest contract").
+{ linuxPackages
+, factsFile
+}:
+
+node:
+
+{ config, lib, pkgs, ... }:
+
+let
+  # Only bin/busybox: the whole busybox package would shadow coreutils, util-linux, ...
+  busybox = pkgs.runCommand "busybox-only-${pkgs.busybox.version}" { } ''
+    mkdir -p $out/bin
+    ln -s ${lib.getExe' pkgs.busybox "busybox"} $out/bin/busybox
+  '';
+  extraPackages = lib.optional (lib.elem "busybox" node.packages) busybox;
+in
+{
+  boot = {
+    kernelPackages = linuxPackages;
+    extraModulePackages = [ linuxPackages.printerfact ];
+    # Installed on every node (`modprobe printerfact`), loaded during boot only when asked.
+    kernelModules = lib.optional node.module_at_boot "printerfact";
+  };
+
+  environment = {
+    etc."printerfact/facts.txt".source = factsFile;
+    systemPackages = extraPackages;
+  };
+
+  networking = {
+    hostName = node.hostname;
+    # The network test's service listens on TCP 8000; the portable image has no firewall either.
+    firewall.enable = false;
+  };
+
+  virtualisation = {
+    inherit (node) vlans;
+    memorySize = node.memory_mb;
+    cores = node.cpus;
+  };
+
+  users.users = lib.listToAttrs (lib.imap0
+    (i: name: lib.nameValuePair name {
+      isNormalUser = true;
+      uid = 1000 + i;
+    })
+    node.users);
+
+  systemd.services = lib.mapAttrs
+    (_: command: {
+      wantedBy = [ "multi-user.target" ];
+      path = extraPackages;
+      script = command;
+    })
+    node.services;
+
+  # The framework assigns the addresses (nixos/lib/testing/network.nix); the model predicts them
+  # for the portable runner.  Fail the evaluation if the two ever disagree.
+  assertions = [{
+    assertion = map (vlan: "192.168.${toString vlan}.${toString config.virtualisation.test.nodeNumber}") node.vlans
+      == node.addresses;
+    message = "printerfact: addresses of ${node.hostname} differ from nix/nodes.nix: ${toString node.addresses}";
+  }];
+}

@@ -1,0 +1,450 @@
+"""The Nix layer, checked without nixpkgs (none can be fetched where these tests run).
+
+- every .nix file parses (`nix-instantiate --parse`);
+- nix/nodes.nix gives the same test model as printerfact.nodes, for every test and for
+  made-up descriptions (including the ones both must reject);
+- nix/kconfig.nix reads kernel/printerfact.config as Python does; kernel.nix and
+  nix/nixos-node.nix, evaluated with a small stub of nixpkgs' `lib`, map them as intended;
+- nix/sources.nix behaves like niv's loader (NIV_OVERRIDE_<name>, local specs, errors) and
+  nix/sources.json is well formed;
+- deadnix and nixpkgs-fmt (crates.io) are clean; docs/nix-api.md names every lib/pkgs function.
+
+A missing tool fails the test with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from printerfact.build import provision
+from printerfact.nodes import NodeDescriptionError, load_tests, to_json_model
+
+REPO = Path(__file__).resolve().parents[1]
+NIX_FILES = sorted([*REPO.glob("*.nix"), *REPO.glob("nix/*.nix")])
+EXPECTED_NIX_FILES = {
+    "default.nix", "kernel.nix", "test.nix", "release.nix",
+    "nix/sources.nix", "nix/nodes.nix", "nix/kconfig.nix", "nix/module.nix",
+    "nix/nixos-node.nix", "nix/rustc-nightly.nix",
+}
+
+NIX_LINTERS = {tool.crate: tool for tool in provision.NIX_TOOLS}
+
+
+def cargo_tool(crate: str) -> Path:
+    """The binary of a cargo-installed tool, or a test failure saying how to install it."""
+    tool = NIX_LINTERS[crate]
+    if not tool.path.is_file():
+        pytest.fail(f"{tool.binary} {tool.version} is missing: run `make provision`")
+    return tool.path
+
+
+def nix_instantiate() -> str:
+    path = shutil.which("nix-instantiate")
+    if path is None:
+        pytest.fail("nix-instantiate is missing: apt-get install -y nix-bin")
+    return path
+
+
+def nix_eval(expr: str, env: dict[str, str] | None = None, cwd: Path = REPO,
+             **argstr: str) -> object:
+    """Evaluate `expr` strictly to JSON; raises NixError with Nix's message on failure."""
+    args = [nix_instantiate(), "--eval", "--strict", "--json", "--expr", expr]
+    for name, value in argstr.items():
+        args += ["--argstr", name, value]
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise NixError(proc.stderr)
+    return json.loads(proc.stdout)
+
+
+class NixError(Exception):
+    pass
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+def test_nix_files_present() -> None:
+    assert {str(p.relative_to(REPO)) for p in NIX_FILES} == EXPECTED_NIX_FILES
+
+
+@pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_parses(path: Path) -> None:
+    proc = subprocess.run([nix_instantiate(), "--parse", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+# --- node descriptions ----------------------------------------------------------------------
+
+NODES = str(REPO / "nix" / "nodes.nix")
+
+
+@pytest.mark.parametrize("name", list(load_tests()))
+def test_nodes_model_matches_python(name: str) -> None:
+    spec = load_tests()[name]
+    model = nix_eval(f"(import {NODES} {REPO}/testscripts/tests.toml).{name}")
+    assert isinstance(model, dict)
+    assert model.pop("script") == spec.script.name
+    assert model == to_json_model(spec)
+
+
+def test_nodes_same_tests_as_python() -> None:
+    names = nix_eval(f"builtins.attrNames (import {NODES} {REPO}/testscripts/tests.toml)")
+    assert sorted(load_tests()) == names
+
+
+def _both(tmp_path: Path, tests: dict[str, object]) -> tuple[object, object]:
+    """(Python result, Nix result) for a tests.toml like `tests`; errors as exceptions."""
+    for name in tests:
+        (tmp_path / f"{name}.py").write_text("")
+    toml_path = tmp_path / "tests.toml"
+    toml_path.write_text(_to_toml(tests))
+    try:
+        py: object = {n: to_json_model(t) for n, t in load_tests(toml_path).items()}
+    except NodeDescriptionError as e:
+        py = e
+    try:
+        nix: object = nix_eval(f"builtins.mapAttrs (_: t: removeAttrs t [\"script\"]) "
+                               f"(import {NODES} {toml_path})")
+    except NixError as e:
+        nix = e
+    return py, nix
+
+
+def _to_toml(tests: dict[str, object]) -> str:
+    # Only what the cases below need: tables of scalars, lists and one inline table level.
+    def value(v: object) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)
+    lines = []
+    for test, nodes in tests.items():
+        assert isinstance(nodes, dict)
+        for node, keys in nodes.items():
+            lines.append(f"[tests.{test}.nodes.{node}]")
+            lines += [f"{k} = {value(v)}" for k, v in keys.items()]
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # the helper itself must produce valid TOML
+    return text
+
+
+def test_nodes_addressing_and_defaults(tmp_path: Path) -> None:
+    py, nix = _both(tmp_path, {"t": {
+        "zeta": {"vlans": [2, 1], "users": ["bob", "alice"], "memory_mb": 512},
+        "alpha": {"vlans": [], "services": {"web": "exec sleep 1"}, "packages": ["busybox"]},
+        "mid-node": {"module_at_boot": False, "cpus": 2},
+    }})
+    assert nix == py
+    assert isinstance(nix, dict)
+    nodes = nix["t"]["nodes"]
+    # Alphabetical rank over all nodes, VLAN or not: alpha=1, mid-node=2, zeta=3.
+    assert nodes["zeta"]["addresses"] == ["192.168.2.3", "192.168.1.3"]
+    assert nodes["alpha"]["addresses"] == []
+    assert nix["t"]["hosts"] == {"mid-node": "192.168.1.2", "zeta": "192.168.2.3"}
+    assert nodes["mid-node"]["memory_mb"] == 1024 and nodes["alpha"]["cpus"] == 1
+
+
+@pytest.mark.parametrize("node", [
+    {"colour": "red"},
+    {"packages": ["nginx"]},
+    {"vlans": [0]},
+    {"vlans": [255]},
+    {"memory_mb": 0},
+    {"cpus": -1},
+    {"users": "alice"},
+    {"services": {"Bad_Name": "true"}},
+], ids=lambda n: json.dumps(n))
+def test_nodes_both_reject(tmp_path: Path, node: dict[str, object]) -> None:
+    py, nix = _both(tmp_path, {"t": {"machine": node}})
+    assert isinstance(py, NodeDescriptionError)
+    assert isinstance(nix, NixError) and "tests.toml" in str(nix), nix
+
+
+def test_nodes_reject_bad_node_name(tmp_path: Path) -> None:
+    py, nix = _both(tmp_path, {"t": {"Machine": {}}})
+    assert isinstance(py, NodeDescriptionError)
+    assert isinstance(nix, NixError) and "must match" in str(nix)
+
+
+# --- kernel config --------------------------------------------------------------------------
+
+def parse_fragment(text: str) -> dict[str, str]:
+    """The fragment as merge_config.sh reads it (an independent reading to compare with Nix)."""
+    options: dict[str, str] = {}
+    for line in text.splitlines():
+        if m := re.fullmatch(r"CONFIG_(\w+)=(.*)", line):
+            name, value = m[1], m[2]
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+        elif m := re.fullmatch(r"# CONFIG_(\w+) is not set", line):
+            name, value = m[1], "n"
+        else:
+            assert re.fullmatch(r"\s*(#.*)?", line), line
+            continue
+        assert name not in options, name
+        options[name] = value
+    return options
+
+
+KCONFIG = str(REPO / "nix" / "kconfig.nix")
+FRAGMENT = REPO / "kernel" / "printerfact.config"
+
+
+def test_kconfig_matches_fragment() -> None:
+    parsed = nix_eval(f"import {KCONFIG} {FRAGMENT}")
+    assert parsed == parse_fragment(FRAGMENT.read_text())
+    assert isinstance(parsed, dict) and parsed["RUST"] == "y"
+
+
+def test_kconfig_forms(tmp_path: Path) -> None:
+    text = 'CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_S="x y"\n  # note\n\nCONFIG_N=0x10\n'
+    (tmp_path / "f.config").write_text(text)
+    assert nix_eval(f"import {KCONFIG} {tmp_path}/f.config") == parse_fragment(text)
+    assert parse_fragment(text) == {"A": "y", "B": "n", "S": "x y", "N": "0x10"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("CONFIG_A=y\nCONFIG_A=m\n", "options set twice"),
+    ("CONFIG_A=y\nA=y\n", "cannot parse line: A=y"),
+])
+def test_kconfig_rejects(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "f.config").write_text(text)
+    with pytest.raises(NixError, match=message):
+        nix_eval(f"import {KCONFIG} {tmp_path}/f.config")
+
+
+# A stub of the few nixpkgs `lib` functions kernel.nix and nix/nixos-node.nix call, with
+# nixpkgs' definitions (lib/kernel.nix, lib/modules.nix mkOverride 50, lib/lists.nix, ...).
+STUB_LIB = """
+{
+  kernel = {
+    yes = { tristate = "y"; optional = false; };
+    no = { tristate = "n"; optional = false; };
+    module = { tristate = "m"; optional = false; };
+    freeform = x: { freeform = x; optional = false; };
+  };
+  mkForce = content: { _type = "override"; priority = 50; inherit content; };
+  inherit (builtins) mapAttrs listToAttrs elem;
+  versions = {
+    pad = n: v: let p = builtins.splitVersion v; in
+      builtins.concatStringsSep "." (p ++ builtins.genList (_: "0") (n - builtins.length p));
+    majorMinor = v: let p = builtins.splitVersion v; in
+      "${builtins.elemAt p 0}.${builtins.elemAt p 1}";
+  };
+  optional = cond: x: if cond then [ x ] else [ ];
+  getExe' = pkg: name: "${pkg}/bin/${name}";
+  imap0 = f: l: builtins.genList (i: f i (builtins.elemAt l i)) (builtins.length l);
+  nameValuePair = name: value: { inherit name value; };
+}
+"""
+
+
+def test_kernel_nix_uses_fragment_and_pin(tmp_path: Path) -> None:
+    expr = f"""
+      let k = import {REPO}/kernel.nix {{ lib = {STUB_LIB}; buildLinux = args: args; }};
+      in k // {{ src = toString k.src; }}"""
+    # NIV_OVERRIDE_linux: the pinned tarball cannot be fetched here, and need not be.
+    kernel = nix_eval(expr, env={"NIV_OVERRIDE_linux": str(tmp_path)})
+    assert isinstance(kernel, dict)
+    pin = json.loads((REPO / "nix" / "sources.json").read_text())["linux"]
+    assert kernel["version"] == pin["version"]
+    assert kernel["modDirVersion"] == pin["version"]
+    assert kernel["src"] == str(tmp_path)
+    assert kernel["extraMeta"] == {"branch": ".".join(pin["version"].split(".")[:2])}
+    config = kernel["structuredExtraConfig"]
+    fragment = parse_fragment(FRAGMENT.read_text())
+    assert set(config) == set(fragment)
+    for name, value in fragment.items():
+        assert config[name]["priority"] == 50, name  # lib.mkForce
+        assert config[name]["content"] == {"tristate": value, "optional": False}, name
+
+
+def _nixos_node(test: str, node: str, node_number: int) -> dict[str, object]:
+    expr = f"""
+      let
+        lib = {STUB_LIB};
+        node = (import {NODES} {REPO}/testscripts/tests.toml).{test}.nodes.{node};
+        pkgs = {{
+          busybox = {{ version = "1.36.1"; outPath = "/busybox"; }};
+          runCommand = name: _: _: "/runCommand/${{name}}";
+        }};
+        module = import {REPO}/nix/nixos-node.nix
+          {{ linuxPackages = {{ printerfact = "printerfact-pkg"; }}; factsFile = "/facts.txt"; }}
+          node;
+      in module {{ inherit lib pkgs; config.virtualisation.test.nodeNumber = {node_number}; }}"""
+    result = nix_eval(expr)
+    assert isinstance(result, dict)
+    return result
+
+
+def test_nixos_node_network_server() -> None:
+    cfg = _nixos_node("network", "server", node_number=2)
+    assert cfg["boot"] == {
+        "kernelPackages": {"printerfact": "printerfact-pkg"},
+        "extraModulePackages": ["printerfact-pkg"],
+        "kernelModules": ["printerfact"],
+    }
+    busybox_only = "/runCommand/busybox-only-1.36.1"
+    assert cfg["environment"] == {"etc": {"printerfact/facts.txt": {"source": "/facts.txt"}},
+                                  "systemPackages": [busybox_only]}
+    assert cfg["systemd"] == {"services": {"factd": {
+        "wantedBy": ["multi-user.target"], "path": [busybox_only],
+        "script": "exec busybox nc -ll -p 8000 -e cat /dev/printerfact"}}}
+    assert cfg["networking"] == {"hostName": "server", "firewall": {"enable": False}}
+    assert cfg["virtualisation"] == {"vlans": [1], "memorySize": 1024, "cores": 1}
+    assert cfg["assertions"][0]["assertion"] is True  # type: ignore[index]
+
+
+def test_nixos_node_users_and_module_at_boot() -> None:
+    printerfact = _nixos_node("printerfact", "machine", node_number=1)
+    assert printerfact["users"] == {"users": {"alice": {"isNormalUser": True, "uid": 1000}}}
+    assert printerfact["environment"]["systemPackages"] == []  # type: ignore[index]
+    lifecycle = _nixos_node("lifecycle", "machine", node_number=1)
+    assert lifecycle["boot"]["kernelModules"] == []  # type: ignore[index]
+    assert lifecycle["boot"]["extraModulePackages"] == ["printerfact-pkg"]  # type: ignore[index]
+    stress = _nixos_node("stress", "machine", node_number=1)
+    assert stress["virtualisation"]["cores"] == 2  # type: ignore[index]
+
+
+def test_nixos_node_address_assertion_detects_drift() -> None:
+    # If the framework numbered `server` 1 instead of 2, evaluation must fail the assertion.
+    cfg = _nixos_node("network", "server", node_number=1)
+    assert cfg["assertions"][0]["assertion"] is False  # type: ignore[index]
+
+
+def test_test_nix_one_test_per_testscript() -> None:
+    expr = f"""
+      let tests = import {REPO}/test.nix {{
+        sources = {{ }};
+        pkgs = {{ lib = {STUB_LIB}; testers.runNixOSTest = test: test; }};
+        linuxPackages = {{ printerfact = "printerfact-pkg"; }};
+      }};
+      in builtins.mapAttrs (_: t: t // {{ nodes = builtins.attrNames t.nodes; }}) tests"""
+    tests = nix_eval(expr)
+    assert isinstance(tests, dict)
+    specs = load_tests()
+    assert sorted(tests) == sorted(specs)
+    for name, spec in specs.items():
+        assert tests[name] == {
+            "name": f"printerfact-{name}",
+            "nodes": sorted(n.name for n in spec.nodes),
+            "testScript": spec.script.read_text(),
+        }
+
+
+# --- sources --------------------------------------------------------------------------------
+
+SOURCES = json.loads((REPO / "nix" / "sources.json").read_text())
+NIX32 = re.compile(r"[01][0-9abcdfghijklmnpqrsvwxyz]{51}")  # sha256: 256 bits in 52 digits
+
+
+def _expand(template: str, spec: dict[str, str]) -> str:
+    return re.sub(r"<(\w+)>", lambda m: spec[m[1]], template)
+
+
+def test_sources_json_pins() -> None:
+    assert set(SOURCES) == {"nixpkgs", "linux"}
+    for name, spec in SOURCES.items():
+        assert NIX32.fullmatch(spec["sha256"]), name
+        assert _expand(spec["url_template"], spec) == spec["url"], name
+    nixpkgs, linux = SOURCES["nixpkgs"], SOURCES["linux"]
+    assert nixpkgs["type"] == "tarball" and re.fullmatch(r"[0-9a-f]{40}", nixpkgs["rev"])
+    assert (nixpkgs["owner"], nixpkgs["repo"]) == ("NixOS", "nixpkgs")
+    assert linux["type"] == "file"  # a flat-file hash, as in nixpkgs' kernels-org.json
+    major, minor, patch = map(int, linux["version"].split("."))
+    assert linux["major"] == str(major)
+    # 6.12.y with y >= 19: the module targets the KBox/KVec API backported in 6.12.19.
+    assert (major, minor) == (6, 12) and patch >= 19
+
+
+SOURCES_NIX = str(REPO / "nix" / "sources.nix")
+
+
+def test_sources_override_absolute_and_relative(tmp_path: Path) -> None:
+    expr = f"map (n: toString (import {SOURCES_NIX}).${{n}}.outPath) [ \"linux\" \"nixpkgs\" ]"
+    env = {"NIV_OVERRIDE_linux": "/srv/linux", "NIV_OVERRIDE_nixpkgs": "np", "PWD": str(tmp_path)}
+    assert nix_eval(expr, env=env, cwd=tmp_path) == ["/srv/linux", f"{tmp_path}/np"]
+
+
+def test_sources_spec_fields_and_names(tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_text(json.dumps({
+        "my-src.v2": {"type": "local", "path": "/etc", "extra": "kept"},
+        "plain": {"type": "local", "path": "/usr"},
+    }))
+    # (An attrset with outPath would print as its path: report it under another name.)
+    expr = (f"builtins.mapAttrs (_: s: removeAttrs s [ \"outPath\" ] // {{ out = toString s; }}) "
+            f"(import {SOURCES_NIX} {{ sourcesFile = {tmp_path}/s.json; pkgs = null; }})")
+    # Non-alphanumerics in the name become "_" in the variable, as in niv.
+    result = nix_eval(expr, env={"NIV_OVERRIDE_my_src_v2": "/opt"})
+    assert result == {
+        "my-src.v2": {"type": "local", "path": "/etc", "extra": "kept", "out": "/opt"},
+        "plain": {"type": "local", "path": "/usr", "out": "/usr"},
+    }
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"path": "/etc"}, "does not have a 'type' attribute"),
+    ({"type": "svn"}, "has unknown type"),
+    ({"type": "local", "path": "/etc", "outPath": "/x"}, "should not have an 'outPath'"),
+])
+def test_sources_reject(tmp_path: Path, spec: dict[str, str], message: str) -> None:
+    (tmp_path / "s.json").write_text(json.dumps({"x": spec}))
+    with pytest.raises(NixError, match=message):
+        nix_eval(f"toString (import {SOURCES_NIX} {{ sourcesFile = {tmp_path}/s.json; }}).x")
+
+
+# --- linters and docs -----------------------------------------------------------------------
+
+def test_deadnix_clean() -> None:
+    proc = subprocess.run([str(cargo_tool("deadnix")), "--fail", *map(str, NIX_FILES)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_nixpkgs_fmt_clean() -> None:
+    proc = subprocess.run([str(cargo_tool("nixpkgs-fmt")), "--check", *map(str, NIX_FILES)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_statix_clean() -> None:
+    # statix is not published on crates.io (the crate named `statix` there is an unrelated HTTP
+    # server) nor in any other registry these machines reach, so provisioning cannot install it.
+    statix = shutil.which("statix")
+    if statix is None:
+        pytest.skip("statix unavailable: not on crates.io; where nixpkgs is at hand run "
+                    "`nix-shell -p statix --run 'statix check .'`")
+    proc = subprocess.run([statix, "check", str(REPO)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_linters_catch_problems(tmp_path: Path) -> None:
+    """The two linters really fail on what they are for (so a clean run means something)."""
+    bad = tmp_path / "bad.nix"
+    bad.write_text("{a,b}:   let c = 1; in a\n")
+    for crate, flag in (("deadnix", "--fail"), ("nixpkgs-fmt", "--check")):
+        proc = subprocess.run([str(cargo_tool(crate)), flag, str(bad)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0, crate
+
+
+def test_nix_api_doc_names_everything_used() -> None:
+    doc = (REPO / "docs" / "nix-api.md").read_text()
+    used: set[str] = set()
+    for path in NIX_FILES:
+        text = path.read_text()
+        used |= set(re.findall(r"\blib\.[A-Za-z0-9_']+(?:\.[A-Za-z0-9_']+)*", text))
+        used |= set(re.findall(r"\bpkgs\.[A-Za-z0-9_-]+", text))
+    assert "lib.mkForce" in used and "pkgs.testers" in used  # the scan itself works
+    missing = sorted(name for name in used if name not in doc)
+    assert missing == []
