@@ -1,0 +1,71 @@
+"""The real build: kernel honours the fragment, warm runs are cache hits, module-only rebuilds.
+
+These use the cached kernel (the first run of the suite builds it, ~8-10 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from printerfact.build import kernel, module, paths, toolchain
+from printerfact.build.artifacts import Artifacts, ensure_artifacts
+from printerfact.build.kernel_config import parse_config, unmet_options
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Artifacts:
+    return ensure_artifacts()
+
+
+def test_config_has_every_fragment_option(artifacts: Artifacts) -> None:
+    dot_config = artifacts.kbuild_dir / ".config"
+    fragment = parse_config(paths.FRAGMENT.read_text())
+    assert len(fragment) >= 40  # the parser really read the fragment
+    assert unmet_options(paths.FRAGMENT, dot_config) == {}
+    assert parse_config(dot_config.read_text())["CONFIG_RUST"] == "y"
+
+
+def test_modinfo(artifacts: Artifacts) -> None:
+    info = module.modinfo(artifacts.module_ko)
+    assert info["name"] == "printerfact"
+    assert info["license"] == "GPL"
+    assert info["description"]
+    assert info["vermagic"].startswith("6.12.")
+    assert artifacts.kernel_release.startswith("6.12.")
+
+
+def test_warm_build_is_a_cache_hit(artifacts: Artifacts) -> None:
+    kernel_entry = artifacts.bzimage.parent
+    stamp = (kernel_entry / ".complete").stat().st_mtime_ns
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "printerfact.build"], capture_output=True,
+                            text=True, timeout=120)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    assert str(artifacts.bzimage) in result.stdout
+    assert (kernel_entry / ".complete").stat().st_mtime_ns == stamp  # not rebuilt
+    assert elapsed < 5, f"warm no-op build took {elapsed:.1f} s"
+
+
+def test_module_only_rebuild(artifacts: Artifacts, tmp_path: Path) -> None:
+    src = tmp_path / "module"
+    shutil.copytree(paths.MODULE_DIR, src, ignore=shutil.ignore_patterns("*.o", "*.ko", ".*"))
+    root = src / "printerfact.rs"
+    root.write_text(root.read_text() + f"\n// rebuild marker {time.time_ns()}\n")
+    tc = toolchain.detect()
+    kb = kernel.ensure_kernel(tc)
+    kernel_stamp = (kb.bzimage.parent / ".complete").stat().st_mtime_ns
+    start = time.monotonic()
+    ko = module.ensure_module(kb, tc, src=src)
+    elapsed = time.monotonic() - start
+    assert ko != artifacts.module_ko  # a new cache entry for the changed source
+    assert module.modinfo(ko)["name"] == "printerfact"
+    assert (kb.bzimage.parent / ".complete").stat().st_mtime_ns == kernel_stamp
+    assert elapsed < 60, f"module rebuild took {elapsed:.1f} s"
+    shutil.rmtree(ko.parent)  # keep the cache from growing one entry per test run
