@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         cache.ensure_entry(entry, boom)
     assert not entry.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["e.lock"]  # no entry, no temp dir
 
 
 def test_kernel_key_changes_with_fragment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,3 +74,24 @@ def test_kernel_version_gate(version: tuple[int, int, int], ok: bool) -> None:
     else:
         with pytest.raises(kernel.KernelSourceError, match="6.12.y"):
             kernel.check_version(version)
+
+
+def test_concurrent_run_waits_instead_of_deleting(tmp_path: Path) -> None:
+    """A second build of an entry that is being built waits for it and then uses it."""
+    entry = tmp_path / "e"
+    calls: list[Path] = []
+    result: list[Path] = []
+    with cache.locked(entry):  # "another process" is building the entry in place
+        entry.mkdir()
+        (entry / "out").write_text("in progress")
+        waiter = threading.Thread(
+            target=lambda: result.append(cache.ensure_entry_in_place(entry, calls.append))
+        )
+        waiter.start()
+        waiter.join(timeout=0.5)
+        assert waiter.is_alive()  # blocked on the lock
+        assert (entry / "out").read_text() == "in progress"  # not discarded as torn
+        (entry / "out").write_text("whole")
+        (entry / cache.MARKER).write_text("ok\n")
+    waiter.join(timeout=5)
+    assert result == [entry] and calls == []  # used the finished entry, built nothing

@@ -2,16 +2,21 @@
 
 An entry is built in a temporary sibling directory and renamed into place, then a marker file is
 written last.  A directory without its marker (a build killed half-way, a disk that filled up) is
-treated as torn: it is deleted and rebuilt, never used.
+treated as torn: it is deleted and rebuilt, never used.  Builders hold an exclusive lock on
+`<entry>.lock`, so a second run (another clone, CI, a test) waits instead of deleting an entry
+that is still being built.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 MARKER = ".complete"
@@ -44,6 +49,19 @@ def is_complete(entry: Path) -> bool:
     return (entry / MARKER).is_file()
 
 
+@contextlib.contextmanager
+def locked(entry: Path) -> Iterator[None]:
+    """Hold the entry's build lock (released by the kernel if the process dies)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with open(entry.with_name(entry.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another build of {entry} ...", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_entry(entry: Path, build: Callable[[Path], None]) -> Path:
     """Return `entry`, building it with `build(tmp_dir)` unless a complete one exists.
 
@@ -53,17 +71,20 @@ def ensure_entry(entry: Path, build: Callable[[Path], None]) -> Path:
     """
     if is_complete(entry):
         return entry
-    discard_torn(entry)
-    tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        build(tmp)
-        tmp.rename(entry)
-    except BaseException:
+    with locked(entry):
+        if is_complete(entry):  # built by whoever held the lock before us
+            return entry
+        discard_torn(entry)
+        tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    (entry / MARKER).write_text("ok\n")
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+            tmp.rename(entry)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (entry / MARKER).write_text("ok\n")
     return entry
 
 
@@ -75,10 +96,13 @@ def ensure_entry_in_place(entry: Path, build: Callable[[Path], None]) -> Path:
     """
     if is_complete(entry):
         return entry
-    discard_torn(entry)
-    entry.mkdir(parents=True)
-    build(entry)
-    (entry / MARKER).write_text("ok\n")
+    with locked(entry):
+        if is_complete(entry):
+            return entry
+        discard_torn(entry)
+        entry.mkdir(parents=True)
+        build(entry)
+        (entry / MARKER).write_text("ok\n")
     return entry
 
 
