@@ -5,6 +5,7 @@
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
+chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
