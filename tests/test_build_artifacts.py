@@ -43,14 +43,12 @@ def test_modinfo(artifacts: Artifacts) -> None:
 def test_warm_build_is_a_cache_hit(artifacts: Artifacts) -> None:
     kernel_entry = artifacts.bzimage.parent
     stamp = (kernel_entry / ".complete").stat().st_mtime_ns
-    start = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "printerfact.build"], capture_output=True,
                             text=True, timeout=120)
-    elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     assert str(artifacts.bzimage) in result.stdout
     assert (kernel_entry / ".complete").stat().st_mtime_ns == stamp  # not rebuilt
-    assert elapsed < 5, f"warm no-op build took {elapsed:.1f} s"
+    assert "kernel build" not in result.stderr  # no build step ran (timings: bench/)
 
 
 def test_module_only_rebuild(artifacts: Artifacts, tmp_path: Path) -> None:
@@ -61,11 +59,8 @@ def test_module_only_rebuild(artifacts: Artifacts, tmp_path: Path) -> None:
     tc = toolchain.detect()
     kb = kernel.ensure_kernel(tc)
     kernel_stamp = (kb.bzimage.parent / ".complete").stat().st_mtime_ns
-    start = time.monotonic()
     ko = module.ensure_module(kb, tc, src=src)
-    elapsed = time.monotonic() - start
     assert ko != artifacts.module_ko  # a new cache entry for the changed source
     assert module.modinfo(ko)["name"] == "printerfact"
     assert (kb.bzimage.parent / ".complete").stat().st_mtime_ns == kernel_stamp
-    assert elapsed < 60, f"module rebuild took {elapsed:.1f} s"
     shutil.rmtree(ko.parent)  # keep the cache from growing one entry per test run

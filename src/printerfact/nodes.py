@@ -33,7 +33,7 @@ class NodeSpec:
     module_at_boot: bool = True
     services: dict[str, str] = field(default_factory=dict)
     vlans: tuple[int, ...] = (1,)
-    memory_mb: int = 256
+    memory_mb: int = 1024
     cpus: int = 1
     users: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
@@ -91,7 +91,7 @@ def _node(name: str, raw: dict[str, object], where: str) -> NodeSpec:
         module_at_boot=bool(raw.get("module_at_boot", True)),
         services=dict(services),
         vlans=vlans,
-        memory_mb=_positive_int(raw.get("memory_mb", 256), f"{where}.memory_mb"),
+        memory_mb=_positive_int(raw.get("memory_mb", 1024), f"{where}.memory_mb"),
         cpus=_positive_int(raw.get("cpus", 1), f"{where}.cpus"),
         users=tuple(_str_list(raw.get("users", []), f"{where}.users")),
         packages=packages,

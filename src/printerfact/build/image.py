@@ -28,7 +28,7 @@ FACTS = paths.MODULE_DIR / "facts.txt"
 GUEST_LIB = "usr/lib/printerfact"
 
 
-def _busybox() -> Path:
+def find_busybox() -> Path:
     found = shutil.which("busybox") if not BUSYBOX.is_file() else str(BUSYBOX)
     if not found:
         raise FileNotFoundError("busybox not found. Install: apt-get install busybox-static")
@@ -43,7 +43,7 @@ def _guest_files() -> list[Path]:
 
 
 def ensure_base_image(module_ko: Path, release: str) -> Path:
-    busybox = _busybox()
+    busybox = find_busybox()
     key = cache.content_key(
         {
             "busybox": cache.file_digest(busybox),
@@ -54,11 +54,11 @@ def ensure_base_image(module_ko: Path, release: str) -> Path:
         }
     )
     entry = paths.cache_root() / "image" / key
-    cache.ensure_entry(entry, lambda d: _write_base(d / "initrd.cpio", busybox, module_ko, release))
+    cache.ensure_entry(entry, lambda d: write_base_image(d / "initrd.cpio", busybox, module_ko, release))
     return entry / "initrd.cpio"
 
 
-def _write_base(dest: Path, busybox: Path, module_ko: Path, release: str) -> None:
+def write_base_image(dest: Path, busybox: Path, module_ko: Path, release: str) -> None:
     applets = subprocess.run(
         [str(busybox), "--list-full"], capture_output=True, text=True, check=True
     ).stdout.split()

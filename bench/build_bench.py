@@ -1,0 +1,96 @@
+"""Build timings: cold kernel, warm no-op, module rebuild, image build, provisioning no-op.
+
+The cold kernel time is the one measured when the cached kernel entry was built (a cold build
+takes ~8-10 minutes); `--cold` rebuilds it now in a temporary cache to measure it afresh.
+Prints one line per figure; `--json PATH` also writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from printerfact.build import cache, image, kernel, module, paths, toolchain
+from printerfact.build.artifacts import ensure_artifacts
+
+TARGETS = {"kernel_cold_s": 12 * 60, "warm_noop_s": 5, "module_rebuild_s": 20, "image_build_s": 3,
+           "provision_noop_s": 3}
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=paths.REPO_ROOT)
+
+
+def measure(cold: bool) -> dict[str, float]:
+    art = ensure_artifacts()
+    figures: dict[str, float] = {}
+    if cold:
+        with tempfile.TemporaryDirectory(prefix="pf-cold-") as tmp:
+            env = {**os.environ, "PRINTERFACT_CACHE": tmp}
+            shutil.copytree(paths.tools_dir(), Path(tmp) / "tools", symlinks=True)
+            figures["kernel_cold_s"] = timed(lambda: run([sys.executable, "-m",
+                                                          "printerfact.build"], env))
+    else:
+        figures["kernel_cold_s"] = float((art.bzimage.parent / "build-seconds").read_text())
+    figures["warm_noop_s"] = timed(lambda: run([sys.executable, "-m", "printerfact.build"]))
+    # Provisioning runs on the system python, before the venv exists (as the Makefile does).
+    system_python = shutil.which("python3") or sys.executable
+    figures["provision_noop_s"] = timed(lambda: run(
+        [system_python, "-m", "printerfact.build.provision"],
+        {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "src")}))
+    tc = toolchain.detect()
+    kb = kernel.ensure_kernel(tc)
+    with tempfile.TemporaryDirectory(prefix="pf-module-") as tmp:
+        src = Path(tmp) / "module"
+        shutil.copytree(paths.MODULE_DIR, src, ignore=lambda d, n: [
+            x for x in n if not (Path(d, x).is_dir() or module.is_source(Path(d, x)))])
+        rs = src / "printerfact.rs"
+        rs.write_text(rs.read_text() + f"\n// bench {time.time_ns()}\n")
+        ko_holder: list[Path] = []
+        figures["module_rebuild_s"] = timed(lambda: ko_holder.append(
+            module.ensure_module(kb, tc, src=src)))
+        shutil.rmtree(ko_holder[0].parent)
+    with tempfile.TemporaryDirectory(prefix="pf-image-") as tmp:
+        figures["image_build_s"] = timed(lambda: cache.ensure_entry(
+            Path(tmp) / "img", lambda d: image.write_base_image(
+                d / "initrd.cpio", image.find_busybox(), art.module_ko, art.kernel_release)))
+    return figures
+
+
+def report(figures: dict[str, float], targets: dict[str, float]) -> None:
+    for name, value in figures.items():
+        target = targets.get(name)
+        verdict = "" if target is None else (" ok" if value <= target else " OVER TARGET")
+        suffix = f"  (target <= {target:g}){verdict}" if target is not None else ""
+        print(f"{name:24s} {value:10.3f}{suffix}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="rebuild the kernel in a temp cache")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    figures = measure(args.cold)
+    report(figures, TARGETS)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""`make bench`: every benchmark of the project in one run; one line per figure, plus JSON.
+
+  build   cold kernel (as measured when built), warm no-op, module rebuild, image, provisioning
+  vm      per-node boot to first succeed, succeed("true") round trip, 4 nodes in parallel
+  device  reads/s of 64-byte reads from /dev/printerfact vs /dev/zero in the same VM (ratio)
+  suite   wall time of the whole testscript suite, kernel build excluded
+Ratios are measured in one run, on one VM, so they compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import build_bench  # noqa: E402
+import driver_bench  # noqa: E402
+
+from printerfact.build.artifacts import Artifacts, ensure_artifacts  # noqa: E402
+from printerfact.driver.driver import Driver  # noqa: E402
+from printerfact.nodes import load_tests  # noqa: E402
+
+DEVICE_READS = 200_000
+OPEN_READS = 20_000
+
+
+def compile_readbench(dest: Path) -> Path:
+    exe = dest / "readbench"
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(exe), str(BENCH / "readbench.c")],
+                   check=True)
+    return exe
+
+
+def device_figures(art: Artifacts, work: Path) -> dict[str, float]:
+    """pread and open+read+close rates on /dev/printerfact and /dev/zero, in one VM."""
+    exe = compile_readbench(work)
+    test = load_tests()["printerfact"]
+    figures: dict[str, float] = {}
+    with Driver(test, art, work / "device-vm") as d:
+        m = d.machines[0]
+        m.start()
+        m.wait_for_unit("multi-user.target")
+        m.copy_from_host(str(exe), "/tmp/readbench")
+        for mode, n in (("pread", DEVICE_READS), ("open", OPEN_READS)):
+            for dev in ("printerfact", "zero"):
+                out = m.succeed(f"/tmp/readbench /dev/{dev} {n} {mode}")
+                figures[f"device_{mode}_{dev}_per_s"] = float(out)
+            figures[f"device_{mode}_ratio"] = (
+                figures[f"device_{mode}_printerfact_per_s"] / figures[f"device_{mode}_zero_per_s"]
+            )
+    return figures
+
+
+def suite_figures(art: Artifacts, work: Path) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    start = time.monotonic()
+    for name, test in load_tests().items():
+        t0 = time.monotonic()
+        with Driver(test, art, work / f"suite-{name}") as d:
+            d.run_tests()
+        figures[f"suite_{name}_s"] = time.monotonic() - t0
+    figures["suite_total_s"] = time.monotonic() - start
+    return figures
+
+
+TARGETS = {
+    **build_bench.TARGETS,
+    "device_pread_ratio": 0.5,  # goal: >= 0.5 (a floor, unlike the time targets)
+    "suite_total_s": 60,
+    **driver_bench.TARGETS,
+}
+FLOORS = {"device_pread_ratio"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=Path("out/bench.json"))
+    parser.add_argument("--only", choices=["build", "vm", "device", "suite"], action="append")
+    args = parser.parse_args()
+    parts = args.only or ["build", "vm", "device", "suite"]
+    art = ensure_artifacts()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
+        work = Path(tmp)
+        if "build" in parts:
+            figures |= build_bench.measure(cold=False)
+        if "vm" in parts:
+            figures |= driver_bench.measure(art, work)
+        if "device" in parts:
+            figures |= device_figures(art, work)
+        if "suite" in parts:
+            figures |= suite_figures(art, work)
+    for name, value in figures.items():
+        target = TARGETS.get(name)
+        note = ""
+        if target is not None:
+            good = value >= target if name in FLOORS else value <= target
+            note = f"  (goal {'>=' if name in FLOORS else '<='} {target:g}: {'met' if good else 'missed'})"
+        print(f"{name:34s} {value:14.3f}{note}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"bench: figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

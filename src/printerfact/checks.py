@@ -1,0 +1,184 @@
+"""Static checks of testscripts, run before any VM starts, as NixOS runs them.
+
+nixpkgs builds a test's driver only if (1) pyflakes finds nothing in the testScript, with the
+node names and the driver's symbols as builtins, and (2) mypy accepts the script with a typed
+header prepended (`nixos/lib/testing/driver.nix`).  We run both, twice where they differ:
+
+- against nixpkgs' API (the stub in `printerfact.stubs`), so nothing we run here would fail
+  NixOS's check: a method our driver has but nixpkgs lacks is an error;
+- against our driver's API (a header generated from `Driver.test_symbols()`, see
+  `printerfact.stubs.api`),
+  so a script cannot use what nixpkgs has and we lack.
+
+Findings are `file:line: message [source]`, with lines of the testscript itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflakes.checker import Checker
+
+from printerfact.build.paths import cache_root
+from printerfact.nodes import TestSpec
+from printerfact.stubs.api import ApiModel, nixpkgs_api, printerfact_api
+
+# mypy's incremental cache (a warm run takes a tenth of a cold one), beside the build cache.
+DEFAULT_CACHE_DIR = cache_root() / "checks"
+
+
+@dataclass(frozen=True)
+class Finding:
+    script: Path
+    line: int
+    message: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.script}:{self.line}: {self.message} [{self.source}]"
+
+
+class StaticCheckFailed(Exception):
+    """A testscript would not pass NixOS's (or our) static checks."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        lines = "\n".join(f"  {f}" for f in self.findings)
+        super().__init__(f"static checks failed ({len(self.findings)} finding(s)):\n{lines}")
+
+
+def check(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> list[Finding]:
+    """All findings for `tests`: pyflakes first; mypy on the scripts that parse."""
+    tests = list(tests)
+    apis = [nixpkgs_api(), printerfact_api()]
+    findings: list[Finding] = []
+    parsed: list[TestSpec] = []
+    for test in tests:
+        lint = pyflakes_findings(test, apis)
+        findings += lint
+        if not any(f.source == "syntax" for f in lint):
+            parsed.append(test)
+    if parsed:
+        # The two mypy runs are independent processes: run them side by side.
+        with ThreadPoolExecutor(max_workers=len(apis)) as pool:
+            runs = pool.map(lambda api: mypy_findings(parsed, api, cache_dir), apis)
+            typed = _merge(f for findings_of_api in runs for f in findings_of_api)
+        # pyflakes already named an undefined name on that line; mypy's echo adds nothing.
+        undefined = {(f.script, f.line) for f in findings if "undefined name" in f.message}
+        findings += [
+            f
+            for f in typed
+            if not (f.message.endswith("[name-defined]") and (f.script, f.line) in undefined)
+        ]
+    return sorted(findings, key=lambda f: (str(f.script), f.line, f.message))
+
+
+def require_clean(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> None:
+    findings = check(tests, cache_dir)
+    if findings:
+        raise StaticCheckFailed(findings)
+
+
+# pyflakes ---------------------------------------------------------------------------------
+
+
+def pyflakes_findings(test: TestSpec, apis: Sequence[ApiModel]) -> list[Finding]:
+    """pyflakes with the names every API defines as builtins (nixpkgs' `PYFLAKES_BUILTINS`)."""
+    source = test.script.read_text()
+    try:
+        tree = ast.parse(source, filename=str(test.script))
+    except SyntaxError as e:
+        return [Finding(test.script, e.lineno or 0, f"syntax error: {e.msg}", "syntax")]
+    per_api = {api.label: api.symbols(test) for api in apis}
+    common = set.intersection(*per_api.values())
+    checker = Checker(tree, filename=str(test.script), builtins=common)
+    findings = []
+    for m in checker.messages:
+        text = m.message % m.message_args
+        if type(m).__name__ == "UndefinedName":
+            text += _missing_from(m.message_args[0], per_api)
+        findings.append(Finding(test.script, m.lineno, text, "pyflakes"))
+    return findings
+
+
+def _missing_from(name: str, per_api: dict[str, set[str]]) -> str:
+    have = [label for label, names in per_api.items() if name in names]
+    if not have:
+        return ""
+    lacking = [label for label in per_api if label not in have]
+    return f" (defined by {', '.join(have)}, not by {', '.join(lacking)})"
+
+
+# mypy -------------------------------------------------------------------------------------
+
+_MYPY_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?P<kind>error|note): (?P<msg>.*)$")
+
+
+def mypy_findings(
+    tests: Sequence[TestSpec], api: ApiModel, cache_dir: Path | None = None
+) -> list[Finding]:
+    """Type-check every script, each with `api`'s header before it, in one mypy run."""
+    with tempfile.TemporaryDirectory(prefix="printerfact-checks-") as tmp:
+        work = Path(tmp)
+        by_file: dict[str, tuple[TestSpec, int]] = {}
+        for test in tests:
+            header = api.header(test)
+            name = f"testscript_{test.name.replace('-', '_')}.py"
+            (work / name).write_text(header + test.script.read_text())
+            by_file[name] = (test, header.count("\n"))
+        config = work / "mypy.ini"
+        search_path = os.pathsep.join(str(p) for p in api.search_path)
+        config.write_text(f"[mypy]\nmypy_path = {search_path}\n")
+        cache = (cache_dir or DEFAULT_CACHE_DIR) / f"mypy-{api.slug}"
+        cmd = [sys.executable, "-m", "mypy", *api.mypy_flags, "--config-file", str(config)]
+        cmd += ["--cache-dir", str(cache), "--no-error-summary", "--show-error-codes"]
+        cmd += ["--no-color-output", "--hide-error-context", *sorted(by_file)]
+        out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
+    findings, unparsed = _parse_mypy(out.stdout, by_file, api.label)
+    if out.returncode not in (0, 1) or (out.returncode == 1 and not findings):
+        detail = (out.stderr + "\n".join(unparsed)).strip()
+        raise RuntimeError(f"mypy ({api.label}) could not run: {detail}")
+    return findings
+
+
+def _parse_mypy(
+    stdout: str, by_file: dict[str, tuple[TestSpec, int]], label: str
+) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    unparsed: list[str] = []
+    for raw in stdout.splitlines():
+        m = _MYPY_LINE.match(raw)
+        if not m:
+            unparsed.append(raw)
+            continue
+        if m["kind"] == "note":  # elaborates the error before it
+            continue
+        if m["file"] not in by_file:  # in a stub or the driver: not the script's fault
+            unparsed.append(raw)
+            continue
+        test, offset = by_file[m["file"]]
+        line, msg = int(m["line"]) - offset, re.sub(r"\s+\[", " [", m["msg"])
+        if line <= 0:  # in the generated header: a bug on our side, but say where
+            line, msg = 0, f"in the {label} header: {msg}"
+        findings.append(Finding(test.script, line, msg, f"mypy: {label}"))
+    return findings, unparsed
+
+
+def _merge(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (script, line, message), naming every API that reported it."""
+    merged: dict[tuple[Path, int, str], list[str]] = {}
+    for f in findings:
+        merged.setdefault((f.script, f.line, f.message), []).append(f.source)
+    return [
+        Finding(script, line, msg, "mypy: " + ", ".join(s.removeprefix("mypy: ") for s in srcs))
+        for (script, line, msg), srcs in merged.items()
+    ]

@@ -1,0 +1,254 @@
+"""`printerfact`: list, check, build and run the VM tests of testscripts/tests.toml.
+
+Options take their defaults from environment variables (named in `--help`), as nixpkgs'
+driver does, so CI can set them once; a flag given on the command line always wins.
+Exit status: 0 all passed, 1 a test or static check failed, 2 usage, build or driver error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from printerfact import runner
+from printerfact.nodes import (
+    DEFAULT_TESTS_FILE,
+    NodeDescriptionError,
+    NodeSpec,
+    TestSpec,
+    load_tests,
+)
+
+if TYPE_CHECKING:
+    from printerfact.build.artifacts import Artifacts
+
+
+def _env(parser: argparse.ArgumentParser, *flags: str, var: str, default: Any, **kw: Any) -> None:
+    """An option whose default comes from `$var` (argparse applies `type` to string defaults)."""
+    value = os.environ.get(var, default)
+    kw["help"] = f"{kw.get('help', '')} (env {var}; default: {value})"
+    parser.add_argument(*flags, default=value, **kw)
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tests", nargs="*", metavar="TEST", help="tests to use (default: all)")
+
+
+def _add_out(p: argparse.ArgumentParser) -> None:
+    _env(
+        p,
+        "-o",
+        "--output-directory",
+        var="PRINTERFACT_OUT",
+        default="out",
+        type=Path,
+        help="logs, VM state and JUnit go here (<dir>/<test>/)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="printerfact", description=__doc__.split("\n")[0])
+    _env(
+        parser,
+        "--tests-file",
+        var="PRINTERFACT_TESTS_FILE",
+        default=str(DEFAULT_TESTS_FILE),
+        type=Path,
+        help="node descriptions",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="tests and their nodes")
+
+    chk = sub.add_parser("check", help="static checks only (pyflakes + mypy, as NixOS)")
+    _add_selection(chk)
+
+    bld = sub.add_parser("build", help="build kernel, module and image (or take them from cache)")
+    bld.add_argument("-j", "--jobs", type=int, help="parallel kernel build jobs")
+
+    run = sub.add_parser("run", help="static checks, build, then each test under its own driver")
+    _add_selection(run)
+    _add_out(run)
+    run.add_argument(
+        "-I",
+        "--interactive",
+        action="store_true",
+        help="a REPL with the driver's symbols instead of running the script",
+    )
+    run.add_argument(
+        "-K", "--keep-vm-state", action="store_true", help="re-use VM state from a previous run"
+    )
+    _env(
+        run,
+        "--junit-xml",
+        var="PRINTERFACT_JUNIT_XML",
+        default=None,
+        type=Path,
+        help="JUnit XML (relative to the output directory): a suite per test, a case per subtest",
+    )
+    _env(
+        run,
+        "--global-timeout",
+        var="PRINTERFACT_GLOBAL_TIMEOUT",
+        default="3600",
+        type=int,
+        help="seconds for each test as a whole",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="print each node's QEMU command line, boot nothing"
+    )
+    run.add_argument(
+        "--skip-checks",
+        action="store_true",
+        help="skip the static checks (NixOS would still run them)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        tests = load_tests(args.tests_file)
+        selected = runner.select(tests, getattr(args, "tests", []))
+    except (NodeDescriptionError, KeyError) as e:
+        print(f"printerfact: {e.args[0]}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](args, selected)
+
+
+def cmd_list(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    for test in tests:
+        print(f"{test.name}  ({test.script.name})")
+        for node in test.nodes:
+            print(f"  {node.name:<12} {_describe(test, node)}")
+    return 0
+
+
+def _describe(test: TestSpec, node: NodeSpec) -> str:
+    parts = [", ".join(test.address(node.name, v) for v in node.vlans) or "no network"]
+    parts.append(f"{node.cpus} cpu, {node.memory_mb} MiB")
+    parts.append("module at boot" if node.module_at_boot else "module not loaded")
+    if node.users:
+        parts.append("users " + ",".join(node.users))
+    if node.services:
+        parts.append("services " + ",".join(node.services))
+    return "; ".join(parts)
+
+
+def cmd_check(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    return 0 if _static_checks(tests) else 1
+
+
+def _static_checks(tests: list[TestSpec]) -> bool:
+    try:
+        from printerfact.checks import check
+    except ImportError as e:  # mypy and pyflakes come with the `test` extra
+        print(f"printerfact: static checks need mypy and pyflakes: {e}", file=sys.stderr)
+        return False
+    findings = check(tests)
+    for f in findings:
+        print(f, file=sys.stderr)
+    verdict = "failed" if findings else "passed"
+    print(f"static checks {verdict}: {len(tests)} testscript(s), {len(findings)} finding(s)")
+    return not findings
+
+
+def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    # The lead's entry point: builds everything or takes it from the content-hash cache.
+    from printerfact.build.__main__ import main as build_main
+
+    return build_main(["-j", str(args.jobs)] if args.jobs else [])
+
+
+def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    if args.interactive and len(tests) != 1:
+        print("printerfact: --interactive takes exactly one TEST", file=sys.stderr)
+        return 2
+    if not args.skip_checks and not _static_checks(tests):
+        return 1
+    artifacts = _artifacts()
+    if artifacts is None:
+        return 2
+    out: Path = args.output_directory
+    if args.dry_run:
+        return _dry_run(tests, artifacts, out)
+    if args.interactive:
+        return _interactive(tests[0], artifacts, args)
+    outcomes: list[runner.Outcome] = []
+    try:
+        for test in tests:
+            junit = runner.test_out_dir(out, test) / "junit.xml" if args.junit_xml else None
+            outcome = runner.run_one(
+                test,
+                artifacts,
+                out,
+                keep_vm_state=args.keep_vm_state,
+                global_timeout=args.global_timeout,
+                junit_xml=junit,
+            )
+            outcomes.append(outcome)
+            if outcome.detail:
+                print(f"{test.name}: {outcome.detail}", file=sys.stderr)
+    except KeyboardInterrupt:  # the driver has stopped its VMs; report what ran
+        print("printerfact: interrupted", file=sys.stderr)
+        print(runner.summary_table(outcomes))
+        return 130
+    if args.junit_xml:
+        per_test = {t.name: runner.test_out_dir(out, t) / "junit.xml" for t in tests}
+        # Relative to the output directory, as nixpkgs' driver does (an absolute path stays).
+        runner.merge_junit(outcomes, per_test, out / args.junit_xml)
+    print(runner.summary_table(outcomes))
+    return 0 if all(o.status == "passed" for o in outcomes) else 1
+
+
+def _artifacts() -> Artifacts | None:
+    from printerfact.build.__main__ import ERRORS
+    from printerfact.build.artifacts import ensure_artifacts
+
+    try:
+        return ensure_artifacts()
+    except ERRORS as e:
+        print(f"printerfact: build failed: {e}", file=sys.stderr)
+        return None
+
+
+def _dry_run(tests: list[TestSpec], artifacts: Artifacts, out: Path) -> int:
+    """Each node's QEMU command, as the driver would run it (node initrds are written)."""
+    from printerfact.driver.driver import Driver
+    from printerfact.vm.qemu_argv import qemu_argv, render
+
+    for test in tests:
+        with Driver(test, artifacts, runner.test_out_dir(out, test)) as driver:
+            for m in driver.machines:
+                print(f"# {test.name}: {m.name}")
+                print(render(qemu_argv(m.qemu_config(m.config.initrd()))))
+    return 0
+
+
+def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace) -> int:
+    from printerfact import repl
+    from printerfact.driver.driver import Driver
+
+    out = runner.test_out_dir(args.output_directory, test)
+    out.mkdir(parents=True, exist_ok=True)
+    with Driver(
+        test, artifacts, out, keep_vm_state=args.keep_vm_state, global_timeout=args.global_timeout
+    ) as driver:
+        repl.embed(driver.test_symbols(), out / ".printerfact-history")
+    return 0
+
+
+Command = Callable[[argparse.Namespace, list[TestSpec]], int]
+COMMANDS: dict[str, Command] = {
+    "list": cmd_list,
+    "check": cmd_check,
+    "build": cmd_build,
+    "run": cmd_run,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""`Driver`: runs one test (a TestSpec from tests.toml) on QEMU nodes with nixpkgs' API.
+
+Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
+
+    with Driver(test, artifacts, out_dir, keep_vm_state=False, global_timeout=3600,
+                junit_xml=None) as d:
+        d.run_tests()          # test_script() under the global timeout
+        d.test_script()        # exec the testscript with test_symbols()
+        d.test_symbols()       # dict for exec/REPL: start_all, join_all, subtest, retry,
+                               # polling_condition, machines, vlans, t, log, driver, Machine,
+                               # test_script, one Machine per node (dashes -> "_"), and
+                               # `machine` when the test has exactly one node
+        d.machines, d.vlans, d.logger, d.start_all(), d.join_all(), d.subtest(name)
+
+`test_script()`/`run_tests()` log a failure (for a RequestedAssertionFailed only the testscript's
+frames, like nixpkgs) and re-raise it: RequestedAssertionFailed = the test failed, MachineError
+(VMCrashed, GlobalTimeout, Terminated, ...) = the infrastructure broke.  Nothing here calls
+sys.exit.  `__exit__` kills every QEMU, stops the VLAN hub and removes the private socket
+directory, also on Ctrl-C and SIGTERM (turned into `Terminated` while the driver is entered
+from the main thread).  Output: `<out_dir>/<node>.console.log` per node, JUnit XML if asked.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import shutil
+import signal
+import tempfile
+import threading
+import traceback
+import unittest
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Protocol
+
+from printerfact.driver.errors import (
+    GlobalTimeout,
+    RequestedAssertionFailed,
+    Terminated,
+)
+from printerfact.driver.logger import (
+    AbstractLogger,
+    CompositeLogger,
+    JunitXMLLogger,
+    TerminalLogger,
+)
+from printerfact.driver.machine import Machine, MachineConfig
+from printerfact.driver.polling_condition import PollingCondition
+from printerfact.driver.retry import retry
+from printerfact.nodes import NodeSpec, TestSpec
+from printerfact.vm.kvm_probe import choose_accel
+from printerfact.vm.network import Hub, VLan
+from printerfact.vm.qemu_argv import Accel, fast_bios
+
+KERNEL_APPEND = "console=ttyS0 panic=-1"
+
+
+class ArtifactsLike(Protocol):
+    """What the driver uses of printerfact.build.artifacts.Artifacts."""
+
+    @property
+    def bzimage(self) -> Path: ...
+
+
+InitrdFn = Callable[[NodeSpec, Path], Path]
+
+
+class AssertionTester(unittest.TestCase):
+    """`t` in testscripts: assert methods raising the driver's assertion error."""
+
+    failureException = RequestedAssertionFailed
+
+    def runTest(self) -> None:  # pragma: no cover - unittest wants one test method
+        pass
+
+
+def _default_initrd(artifacts: ArtifactsLike, test: TestSpec) -> InitrdFn:
+    def build(node: NodeSpec, dest: Path) -> Path:
+        from printerfact.build.image import node_initrd  # the lead's image builder
+
+        return Path(node_initrd(artifacts, test, node, dest))  # type: ignore[arg-type]
+
+    return build
+
+
+class Driver:
+    def __init__(
+        self,
+        test: TestSpec,
+        artifacts: ArtifactsLike,
+        out_dir: Path,
+        *,
+        keep_vm_state: bool = False,
+        global_timeout: int = 3600,
+        junit_xml: Path | None = None,
+        logger: AbstractLogger | None = None,
+        initrd: InitrdFn | None = None,
+        accel: Accel | None = None,
+    ) -> None:
+        self.test = test
+        self.out_dir = out_dir
+        self.global_timeout = global_timeout
+        self.keep_vm_state = keep_vm_state
+        out_dir.mkdir(parents=True, exist_ok=True)
+        loggers: list[AbstractLogger] = [logger or TerminalLogger()]
+        if junit_xml is not None:
+            loggers.append(JunitXMLLogger(junit_xml, suite=test.name))
+        self.logger: AbstractLogger = CompositeLogger(loggers)
+        self.polling_conditions: list[PollingCondition] = []
+        self._timed_out = False
+        self._old_sigterm: Any = None
+        # Sockets need short paths (108 bytes) and a private (0700) directory.
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="printerfact-"))
+        try:
+            self.hub = Hub(self.tmp_dir, list(test.vlans))
+            self.vlans: list[VLan] = self.hub.vlans
+            if accel is None:
+                accel = choose_accel(artifacts.bzimage, self.logger.info)
+            build_initrd = initrd or _default_initrd(artifacts, test)
+            self.machines = [
+                self._machine(n, artifacts.bzimage, accel, build_initrd) for n in test.nodes
+            ]
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _machine(
+        self, node: NodeSpec, kernel: Path, accel: Accel, build_initrd: InitrdFn
+    ) -> Machine:
+        base = self.out_dir if self.keep_vm_state else self.tmp_dir
+        state = base / f"vm-state-{node.name}"
+
+        def initrd() -> Path:
+            state.mkdir(parents=True, exist_ok=True)
+            return build_initrd(node, state)
+
+        config = MachineConfig(
+            name=node.name,
+            kernel=kernel,
+            initrd=initrd,
+            append=KERNEL_APPEND,
+            accel=accel,
+            memory_mb=node.memory_mb,
+            cpus=node.cpus,
+            node_number=self.test.node_number(node.name),
+            vlans=tuple(self.hub.vlan(v) for v in node.vlans),
+            bios=fast_bios(),
+        )
+        return Machine(
+            config,
+            out_dir=self.out_dir,
+            socket_dir=self.tmp_dir,
+            logger=self.logger,
+            callbacks=[self.check_polling_conditions],
+        )
+
+    # --- context manager and cleanup ------------------------------------------------------------
+
+    def __enter__(self) -> Driver:
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self._timed_out:
+            raise GlobalTimeout(f"global timeout of {self.global_timeout} s reached")
+        raise Terminated("the driver got SIGTERM")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        # A second Ctrl-C must not interrupt the cleanup half-way.
+        if main:
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            try:
+                self.logger.info("cleanup")
+            finally:
+                self._cleanup()
+        finally:
+            if main:
+                if self._old_sigterm is not None:
+                    signal.signal(signal.SIGTERM, self._old_sigterm)
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+    def _cleanup(self) -> None:
+        # Each step runs even if an earlier one (or the logger: a closed stderr) fails.
+        errors: list[str] = []
+        for m in getattr(self, "machines", []):
+            try:
+                m.release()
+            except Exception as e:
+                errors.append(f"error during cleanup of {m.name}: {e}")
+        hub = getattr(self, "hub", None)
+        try:
+            if hub is not None:
+                hub.stop()
+        finally:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            for err in errors:
+                self.logger.error(err)
+            self.logger.close()
+
+    # --- the testscript ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subtest(self, name: str) -> Iterator[None]:
+        """Group logs under `name` (one JUnit testcase)."""
+        with self.logger.subtest(name):
+            try:
+                yield
+            except Exception as e:
+                self.logger.log_test_error(f'Test "{name}" failed with error: "{e}"')
+                raise
+
+    def test_symbols(self) -> dict[str, Any]:
+        symbols: dict[str, Any] = dict(
+            start_all=self.start_all,
+            join_all=self.join_all,
+            subtest=self.subtest,
+            retry=retry,
+            polling_condition=self.polling_condition,
+            machines=self.machines,
+            vlans=self.vlans,
+            t=AssertionTester(),
+            log=self.logger,
+            driver=self,
+            Machine=Machine,
+            test_script=self.test_script,
+        )
+        symbols.update({m.config.name.replace("-", "_"): m for m in self.machines})
+        if len(self.machines) == 1:
+            symbols["machine"] = self.machines[0]
+        return symbols
+
+    def test_script(self) -> None:
+        """Run the test's script with `test_symbols()`; logs and re-raises a failure."""
+        script = self.test.script
+        with self.logger.nested("run the VM test script"):
+            code = compile(script.read_text(), str(script), "exec")
+            try:
+                exec(code, self.test_symbols(), None)
+            except RequestedAssertionFailed as e:
+                self._log_script_failure(e)
+                raise
+            except BaseException as e:
+                for line in traceback.format_exception(e):
+                    for sub in line.rstrip().splitlines():
+                        self.logger.log_test_error(sub)
+                raise
+
+    def _log_script_failure(self, e: BaseException) -> None:
+        script = str(self.test.script)
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == script]
+        self.logger.log_test_error("Traceback (most recent call last):")
+        for line in traceback.format_list(frames):
+            for sub in line.rstrip().splitlines():
+                self.logger.log_test_error(sub)
+        self.logger.log_test_error("")
+        for line in f"{type(e).__name__}: {e}".splitlines():
+            self.logger.log_test_error(line)
+
+    def run_tests(self) -> None:
+        """`test_script()` under the global timeout; then `sync` on running machines."""
+        self.logger.info(f"Test will time out and terminate in {self.global_timeout} seconds")
+        timer = threading.Timer(self.global_timeout, self._terminate_test)
+        timer.daemon = True
+        timer.start()
+        try:
+            self.test_script()
+            for m in self.machines:
+                if m.is_up():
+                    m.execute("sync")
+        finally:
+            timer.cancel()
+
+    def _terminate_test(self) -> None:
+        # Runs in the timer thread: kill the VMs (blocked calls fail at once), then interrupt
+        # the main thread in case the script is busy with something else.
+        self._timed_out = True
+        reason = f"global timeout of {self.global_timeout} s reached"
+        self.logger.error(reason)
+        for m in self.machines:
+            m.kill(reason)
+        if self._old_sigterm is not None:
+            _thread.interrupt_main(signal.SIGTERM)
+
+    # --- machines -----------------------------------------------------------------------------
+
+    def start_all(self) -> None:
+        """Start every machine, in parallel."""
+        with self.logger.nested("start all VMs"):
+            errors: list[BaseException] = []
+
+            def start(m: Machine) -> None:
+                try:
+                    m.start()
+                except BaseException as e:
+                    errors.append(e)
+
+            threads = [threading.Thread(target=start, args=(m,)) for m in self.machines]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            if errors:
+                raise errors[0]
+
+    def join_all(self) -> None:
+        """Wait for every machine to shut down."""
+        with self.logger.nested("wait for all VMs to finish"):
+            for m in self.machines:
+                m.wait_for_shutdown()
+
+    def serial_stdout_on(self) -> None:
+        self.logger.print_serial_logs(True)
+
+    def serial_stdout_off(self) -> None:
+        self.logger.print_serial_logs(False)
+
+    # --- polling conditions -----------------------------------------------------------------
+
+    def check_polling_conditions(self) -> None:
+        for condition in self.polling_conditions:
+            condition.maybe_raise()
+
+    def polling_condition(
+        self,
+        fun_: Callable[[], bool | None] | None = None,
+        *,
+        seconds_interval: float = 2.0,
+        description: str | None = None,
+    ) -> Any:
+        """As nixpkgs: a decorator/context manager checked before each machine action."""
+        driver = self
+
+        class Poll(AbstractContextManager[None]):
+            def __init__(self, fun: Callable[[], bool | None]) -> None:
+                self.condition = PollingCondition(fun, driver.logger, seconds_interval, description)
+
+            def __enter__(self) -> None:
+                driver.polling_conditions.append(self.condition)
+
+            def __exit__(self, *exc: object) -> None:
+                res = driver.polling_conditions.pop()
+                assert res is self.condition
+
+            def wait(self, timeout: int = 900) -> None:
+                def condition(last: bool) -> bool:
+                    if last:
+                        driver.logger.info(f"Last chance for {self.condition.description}")
+                    ret = self.condition.check(force=True)
+                    if not ret and not last:
+                        driver.logger.info(f"({self.condition.description} failure not fatal yet)")
+                    return ret
+
+                with driver.logger.nested(f"waiting for {self.condition.description}"):
+                    retry(condition, timeout=timeout)
+
+        if fun_ is None:
+            return Poll
+        return Poll(fun_)

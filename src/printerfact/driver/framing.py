@@ -1,0 +1,167 @@
+"""Host end of the command channel to `guest/agent.sh` (the protocol is defined there).
+
+`CommandChannel` works on any pair of file descriptors (a unix socket from QEMU's virtconsole
+chardev, or the pipes of a local shell in the unit tests).  Every wait has a deadline and polls
+`abort()` so a dead VM fails the waiting call at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import os
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BANNER = b"PFREADY 1\n"
+# How often a blocked read checks abort(); data wakes it immediately, so this costs no latency.
+_POLL_S = 0.1
+# The guest enforces the timeout; the host gives it this much longer before it gives up.
+HOST_GRACE_S = 10.0
+
+
+class ChannelError(Exception):
+    """The channel broke: EOF, agent restarted, or `abort()` said the VM is gone."""
+
+
+class ChannelTimeout(ChannelError):
+    """No complete reply before the deadline."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    stdout: bytes
+
+
+def encode_request(req_id: int, command: str, timeout: int | None) -> bytes:
+    limit = 0 if timeout is None else max(1, int(timeout))
+    payload = base64.b64encode(command.encode()).decode()
+    return f"PFQ {req_id} {limit} {payload}\n".encode()
+
+
+def decode_reply(
+    req_id: int, buf: bytes | bytearray, tail_from: int = 0
+) -> tuple[Reply, int] | None:
+    """Find the complete reply to `req_id` in `buf`: (reply, end offset) or None if incomplete.
+
+    Anything before the reply's header (stale replies) is skipped.  `tail_from` says where the
+    end frame may start at the earliest, so a long reply arriving in chunks is scanned once.
+    """
+    head = f"PFR {req_id} ".encode()
+    start = buf.find(head)
+    if start < 0:
+        return None
+    eol = buf.find(b"\n", start)
+    if eol < 0:
+        return None
+    tail = f"\nPFE {req_id}\n".encode()
+    end = buf.find(tail, max(eol, tail_from))
+    if end < 0:
+        # The body may be empty: the end frame then follows the header's newline directly.
+        if buf.startswith(tail[1:], eol + 1):
+            end = eol
+        else:
+            return None
+    status = int(buf[start + len(head) : eol])
+    body = bytes(buf[eol + 1 : end])
+    try:
+        out = base64.b64decode(body.replace(b"\n", b""), validate=True)
+    except binascii.Error as e:
+        raise ChannelError(f"corrupt reply {req_id}: {e}") from e
+    return Reply(status, out), end + len(tail)
+
+
+class CommandChannel:
+    """One request at a time; callers serialise (Machine holds a lock)."""
+
+    def __init__(
+        self,
+        read_fd: int,
+        write_fd: int,
+        abort: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._rfd = read_fd
+        self._wfd = write_fd
+        self._abort = abort
+        self._buf = bytearray()
+        self._ids = itertools.count(1)
+        self.ready = False
+
+    def wait_ready(self, timeout: float | None) -> None:
+        """Wait for the agent's banner (the machine is "connected")."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            i = self._buf.find(BANNER)
+            if i >= 0:
+                del self._buf[: i + len(BANNER)]
+                self.ready = True
+                return
+            self._fill(deadline, "the guest agent's ready banner")
+
+    def send(self, command: str, timeout: int | None) -> int:
+        """Send a request without waiting; its reply will be discarded as stale."""
+        req_id = next(self._ids)
+        data = memoryview(encode_request(req_id, command, timeout))
+        while data:
+            self._check_abort()
+            _, w, _ = select.select([], [self._wfd], [], _POLL_S)
+            if w:
+                try:
+                    n = os.write(self._wfd, data)
+                except OSError as e:
+                    raise ChannelError(f"channel broken while sending request {req_id}: {e}") from e
+                data = data[n:]
+        return req_id
+
+    def run(self, command: str, timeout: int | None, *, host_timeout: float | None = None) -> Reply:
+        """Run `command` in the guest; the host waits `timeout` + HOST_GRACE_S at most
+        (or `host_timeout` if given), then raises ChannelTimeout."""
+        # A banner already here means the agent restarted while idle: it listens again.
+        last = self._buf.rfind(BANNER)
+        if last >= 0:
+            del self._buf[: last + len(BANNER)]
+        req_id = self.send(command, timeout)
+        if host_timeout is None and timeout is not None:
+            host_timeout = timeout + HOST_GRACE_S
+        deadline = None if host_timeout is None else time.monotonic() + host_timeout
+        scanned = 0
+        while True:
+            # A banner now means the agent died with our request: its reply will never come.
+            if self._buf.find(BANNER, scanned) >= 0:
+                raise ChannelError("the guest agent restarted while a command was running")
+            found = decode_reply(req_id, self._buf, tail_from=scanned)
+            if found is not None:
+                reply, end = found
+                del self._buf[:end]
+                return reply
+            scanned = max(0, len(self._buf) - 64)
+            self._fill(deadline, f"the reply to request {req_id}")
+
+    def _check_abort(self) -> None:
+        reason = self._abort()
+        if reason is not None:
+            raise ChannelError(reason)
+
+    def _fill(self, deadline: float | None, what: str) -> None:
+        while True:
+            self._check_abort()
+            wait = _POLL_S
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ChannelTimeout(f"timed out waiting for {what}")
+                wait = min(wait, left)
+            r, _, _ = select.select([self._rfd], [], [], wait)
+            if r:
+                try:
+                    chunk = os.read(self._rfd, 1 << 20)
+                except OSError as e:  # ECONNRESET when QEMU dies
+                    raise ChannelError(f"channel broken while waiting for {what}: {e}") from e
+                if not chunk:
+                    raise ChannelError(f"channel closed while waiting for {what}")
+                self._buf += chunk
+                return

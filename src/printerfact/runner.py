@@ -1,0 +1,157 @@
+"""Running testscripts under the driver: shared by the CLI and the pytest plugin.
+
+One `Driver` per test (its own output directory `<out>/<test>/`), so a broken test cannot leak
+VMs into the next; results are collected as `Outcome`s for the summary table and JUnit.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from printerfact.nodes import TestSpec
+
+if TYPE_CHECKING:
+    from printerfact.build.artifacts import Artifacts
+
+Status = Literal["passed", "failed", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    test: str
+    status: Status
+    seconds: float
+    detail: str = ""
+
+
+def select(tests: dict[str, TestSpec], names: Sequence[str]) -> list[TestSpec]:
+    """The named tests in the given order, or all of them; unknown names are an error."""
+    unknown = [n for n in names if n not in tests]
+    if unknown:
+        raise KeyError(f"unknown test(s) {', '.join(unknown)}; known: {', '.join(tests)}")
+    return [tests[n] for n in names] if names else list(tests.values())
+
+
+def test_out_dir(out: Path, test: TestSpec) -> Path:
+    return out / test.name
+
+
+def execute(
+    test: TestSpec,
+    artifacts: Artifacts,
+    out_dir: Path,
+    *,
+    keep_vm_state: bool = False,
+    global_timeout: int = 3600,
+    junit_xml: Path | None = None,
+) -> None:
+    """Run one testscript; raises what the driver raises."""
+    from printerfact.driver.driver import Driver
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Driver(
+        test,
+        artifacts,
+        out_dir,
+        keep_vm_state=keep_vm_state,
+        global_timeout=global_timeout,
+        junit_xml=junit_xml,
+    ) as driver:
+        driver.run_tests()
+
+
+def classify(exc: BaseException) -> Status:
+    """`failed` when the script's own check failed, `error` when the machinery broke."""
+    from printerfact.driver.errors import RequestedAssertionFailed
+    from printerfact.driver.polling_condition import PollingConditionError
+
+    if isinstance(exc, SystemExit):
+        return "passed" if exc.code in (0, None) else "failed"
+    if isinstance(exc, (RequestedAssertionFailed, AssertionError, PollingConditionError)):
+        return "failed"
+    return "error"
+
+
+def run_one(
+    test: TestSpec,
+    artifacts: Artifacts,
+    out: Path,
+    *,
+    keep_vm_state: bool = False,
+    global_timeout: int = 3600,
+    junit_xml: Path | None = None,
+) -> Outcome:
+    """`execute` with its time and verdict; never raises for a failing or broken test."""
+    start = time.monotonic()
+    try:
+        execute(
+            test,
+            artifacts,
+            test_out_dir(out, test),
+            keep_vm_state=keep_vm_state,
+            global_timeout=global_timeout,
+            junit_xml=junit_xml,
+        )
+    except (Exception, SystemExit) as e:
+        status = classify(e)
+        detail = f"{type(e).__name__}: {e}" if status != "passed" else ""
+        return Outcome(test.name, status, time.monotonic() - start, detail)
+    return Outcome(test.name, "passed", time.monotonic() - start)
+
+
+def summary_table(outcomes: Sequence[Outcome]) -> str:
+    width = max([len("test"), *(len(o.test) for o in outcomes)])
+    rows = [f"{'test':<{width}}  {'result':<7}  {'seconds':>8}"]
+    for o in outcomes:
+        result = o.status if o.status == "passed" else o.status.upper()
+        rows.append(f"{o.test:<{width}}  {result:<7}  {o.seconds:>8.1f}")
+    return "\n".join(rows)
+
+
+def merge_junit(outcomes: Sequence[Outcome], per_test: dict[str, Path], dest: Path) -> None:
+    """One `<testsuites>` file from each test's own JUnit file (one testcase per subtest).
+
+    A test that died before its driver wrote JUnit gets a suite with a single errored case,
+    so the report never silently loses a test.
+    """
+    root = ET.Element("testsuites")
+    for o in outcomes:
+        path = per_test.get(o.test)
+        suites = _suites(path) if path and path.is_file() else []
+        for suite in suites:
+            name = suite.get("name", o.test)
+            suite.set("name", name if name == o.test else f"{o.test}: {name}")
+            root.append(suite)
+        if not suites:
+            root.append(_synthetic_suite(o))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(dest, encoding="utf-8", xml_declaration=True)
+
+
+def _suites(path: Path) -> list[ET.Element]:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return []
+    return [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+
+
+def _synthetic_suite(o: Outcome) -> ET.Element:
+    failed = o.status != "passed"
+    suite = ET.Element(
+        "testsuite",
+        name=o.test,
+        tests="1",
+        failures="1" if o.status == "failed" else "0",
+        errors="1" if o.status == "error" else "0",
+        time=f"{o.seconds:.3f}",
+    )
+    case = ET.SubElement(suite, "testcase", name="main", classname=o.test, time=f"{o.seconds:.3f}")
+    if failed:
+        ET.SubElement(case, "failure" if o.status == "failed" else "error", message=o.detail)
+    return suite

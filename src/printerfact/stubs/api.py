@@ -1,0 +1,158 @@
+"""The two APIs a testscript is checked against: nixpkgs' (stub) and ours (introspected).
+
+An `ApiModel` gives, per test, the names pyflakes must accept as builtins and the typed header
+mypy sees before the script.  Ours is derived from `Driver.test_symbols()` itself, so the
+driver's symbol table stays the only list of our symbols.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import sys
+import tempfile
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from printerfact.nodes import TestSpec
+from printerfact.stubs import DRIVER_SYMBOLS, NIXPKGS_PREPEND, NIXPKGS_STUBS_DIR
+
+# nixpkgs runs `mypy --no-implicit-optional --pretty --no-color-output`; --pretty only changes
+# the display, so it is left out here.
+NIXPKGS_MYPY_FLAGS = ("--no-implicit-optional",)
+
+
+@dataclass(frozen=True)
+class ApiModel:
+    label: str
+    slug: str
+    search_path: tuple[Path, ...]
+    mypy_flags: tuple[str, ...]
+    symbols: Callable[[TestSpec], set[str]]
+    header: Callable[[TestSpec], str]
+
+
+def node_symbols(test: TestSpec) -> list[str]:
+    """Node variables, plus `machine` when there is one node (nixpkgs' `theOnlyMachine`)."""
+    names = [n.python_name for n in test.nodes]
+    if len(names) == 1 and "machine" not in names:
+        names.append("machine")
+    return names
+
+
+def nixpkgs_api() -> ApiModel:
+    prepend = NIXPKGS_PREPEND.read_text()
+
+    def header(test: TestSpec) -> str:
+        # The same concatenation as driver.nix: prepend, node hints (one line), VLAN hints.
+        nodes = " ".join(f"{n}: Machine;" for n in node_symbols(test))
+        vlans = "\n".join(f"vlan{v}: VLan" for v in test.vlans)
+        return f"{prepend}{nodes}\n{vlans}\n"
+
+    return ApiModel(
+        label="nixpkgs API",
+        slug="nixpkgs",
+        search_path=(NIXPKGS_STUBS_DIR,),
+        mypy_flags=NIXPKGS_MYPY_FLAGS,
+        symbols=lambda test: set(DRIVER_SYMBOLS) | set(node_symbols(test)),
+        header=header,
+    )
+
+
+def printerfact_api() -> ApiModel:
+    seen: dict[tuple[str, Path], dict[str, Any]] = {}
+
+    def symbols_of(test: TestSpec) -> dict[str, Any]:
+        key = (test.name, test.script)
+        if key not in seen:
+            seen[key] = driver_symbols(test)
+        return seen[key]
+
+    return ApiModel(
+        label="printerfact driver",
+        slug="printerfact",
+        search_path=(Path(__file__).resolve().parents[2],),
+        mypy_flags=NIXPKGS_MYPY_FLAGS,
+        symbols=lambda test: set(symbols_of(test)),
+        header=lambda test: typed_header(symbols_of(test)),
+    )
+
+
+def driver_symbols(test: TestSpec) -> dict[str, Any]:
+    """`Driver.test_symbols()` for `test`, from a driver that boots nothing.
+
+    TCG is forced (no KVM probe), initrds are never built (no machine starts), and the
+    driver's log goes nowhere.
+    """
+    from printerfact.build.artifacts import Artifacts
+    from printerfact.driver.driver import Driver
+    from printerfact.driver.logger import TerminalLogger
+
+    missing = Path("/nonexistent/printerfact-static-check")
+    fake = Artifacts(
+        bzimage=missing, kernel_release="0", kbuild_dir=missing, module_ko=missing, initrd=missing
+    )
+    quiet = TerminalLogger(stream=io.StringIO(), color=False)
+    with tempfile.TemporaryDirectory(prefix="printerfact-symbols-") as out:
+        with Driver(
+            test, fake, Path(out), logger=quiet, accel="tcg", initrd=lambda node, dest: missing
+        ) as driver:
+            return dict(driver.test_symbols())
+
+
+def typed_header(symbols: dict[str, Any]) -> str:
+    """Python declarations giving every symbol the type of its value in the real driver."""
+    lines = ["from typing import Any, Callable"]
+    for i, (name, value) in enumerate(symbols.items()):
+        lines += _declare(name, value, f"_pf{i}")
+    return "\n".join(lines) + "\n"
+
+
+def _declare(name: str, value: Any, alias: str) -> list[str]:
+    if isinstance(value, types.ModuleType):
+        return [f"import {value.__name__} as {name}"]
+    if inspect.isclass(value) or inspect.isfunction(value):
+        where = _importable(value)
+        if where:
+            return [f"from {where[0]} import {where[1]} as {name}"]
+        return [f"{name}: Callable[..., Any]"]
+    if inspect.ismethod(value):
+        owner = _importable(type(value.__self__))
+        if owner:
+            # A bound method: its type comes from the class's annotations.
+            return [
+                f"from {owner[0]} import {owner[1]} as {alias}",
+                f"{alias}_self: {alias}",
+                f"{name} = {alias}_self.{value.__name__}",
+            ]
+        return [f"{name}: Callable[..., Any]"]
+    if isinstance(value, list):
+        classes = {type(v) for v in value}
+        if len(classes) == 1:
+            cls = _importable_base(classes.pop())
+            if cls:
+                return [f"from {cls[0]} import {cls[1]} as {alias}", f"{name}: list[{alias}]"]
+        return [f"{name}: list[Any]"]
+    cls = _importable_base(type(value))
+    if cls:
+        return [f"from {cls[0]} import {cls[1]} as {alias}", f"{name}: {alias}"]
+    return [f"{name}: Any"]
+
+
+def _importable(obj: Any) -> tuple[str, str] | None:
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if not module or "<" in qualname or "." in qualname:
+        return None
+    return (module, qualname) if getattr(sys.modules.get(module), qualname, None) is obj else None
+
+
+def _importable_base(cls: type) -> tuple[str, str] | None:
+    """The first class in the MRO that can be imported by name (e.g. a local subclass's base)."""
+    for base in cls.__mro__:
+        where = _importable(base)
+        if where and base is not object:
+            return where
+    return None

@@ -1,0 +1,191 @@
+"""The `printerfact` command: parsing, `list`, `check`, the run bookkeeping; VMs only if marked."""
+
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from printerfact import cli, repl, runner
+from printerfact.runner import Outcome
+
+
+def write_tests(tmp_path: Path, scripts: dict[str, str]) -> Path:
+    toml = "".join(f"[tests.{name}.nodes.machine]\n" for name in scripts)
+    (tmp_path / "tests.toml").write_text(toml)
+    for name, text in scripts.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    return tmp_path / "tests.toml"
+
+
+def test_run_defaults() -> None:
+    args = cli.build_parser().parse_args(["run"])
+    assert args.tests == []
+    assert args.output_directory == Path("out")
+    assert args.global_timeout == 3600
+    assert args.junit_xml is None
+    assert not (args.interactive or args.keep_vm_state or args.dry_run or args.skip_checks)
+
+
+def test_run_flags() -> None:
+    argv = ["run", "-I", "-K", "--junit-xml", "j.xml", "-o", "/o", "--global-timeout", "9", "a"]
+    args = cli.build_parser().parse_args([*argv, "b", "--dry-run"])
+    assert (args.interactive, args.keep_vm_state, args.dry_run) == (True, True, True)
+    assert (args.junit_xml, args.output_directory) == (Path("j.xml"), Path("/o"))
+    assert (args.global_timeout, args.tests) == (9, ["a", "b"])
+
+
+def test_environment_gives_defaults_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRINTERFACT_OUT", "/from-env")
+    monkeypatch.setenv("PRINTERFACT_GLOBAL_TIMEOUT", "42")
+    monkeypatch.setenv("PRINTERFACT_JUNIT_XML", "/env/junit.xml")
+    args = cli.build_parser().parse_args(["run"])
+    assert args.output_directory == Path("/from-env")
+    assert args.global_timeout == 42  # converted by `type`, like a flag
+    assert args.junit_xml == Path("/env/junit.xml")
+    assert cli.build_parser().parse_args(["run", "-o", "x"]).output_directory == Path("x")
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main([])
+    assert e.value.code == 2
+
+
+def test_list_shows_every_test_and_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for test in ("printerfact", "lifecycle", "stress", "network"):
+        assert f"\n{test}  (" in f"\n{out}"
+    # network: client and server, numbered alphabetically on VLAN 1
+    assert "client       192.168.1.1" in out and "server       192.168.1.2" in out
+    assert "services factd" in out and "users alice" in out and "2 cpu" in out
+
+
+def test_unknown_test_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", "no-such-test"]) == 2
+    assert "unknown test(s) no-such-test" in capsys.readouterr().err
+
+
+def test_check_passes_on_a_good_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tests = write_tests(tmp_path, {"good": 'machine.succeed("true")\n'})
+    assert cli.main(["--tests-file", str(tests), "check"]) == 0
+    assert "static checks passed: 1 testscript(s)" in capsys.readouterr().out
+
+
+def test_check_fails_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tests = write_tests(
+        tmp_path, {"good": "start_all()\n", "bad": 'start_all()\nmachine.succed("x")\n'}
+    )
+    assert cli.main(["--tests-file", str(tests), "check"]) == 1
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'bad.py'}:2: " in captured.err
+    assert 'has no attribute "succed"' in captured.err
+    assert "good.py" not in captured.err
+    assert "static checks failed: 2 testscript(s), 1 finding(s)" in captured.out
+
+
+def test_check_selects_tests(tmp_path: Path) -> None:
+    tests = write_tests(tmp_path, {"good": "start_all()\n", "bad": "nope()\n"})
+    assert cli.main(["--tests-file", str(tests), "check", "good"]) == 0
+
+
+def test_run_stops_at_static_checks_before_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_build() -> None:
+        raise AssertionError("must not build when the static checks fail")
+
+    monkeypatch.setattr(cli, "_artifacts", no_build)
+    tests = write_tests(tmp_path, {"bad": "nope()\n"})
+    assert cli.main(["--tests-file", str(tests), "run"]) == 1
+
+
+def test_interactive_takes_one_test(tmp_path: Path) -> None:
+    tests = write_tests(tmp_path, {"a": "", "b": ""})
+    assert cli.main(["--tests-file", str(tests), "run", "-I"]) == 2
+
+
+def test_dry_run_prints_each_nodes_qemu_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from printerfact.build.artifacts import Artifacts
+
+    fake = tmp_path / "bzImage"
+    base_image = tmp_path / "initrd.cpio"
+    base_image.write_bytes(b"")  # the node initrds are really written: base + node config
+    artifacts = Artifacts(fake, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
+    monkeypatch.setattr(cli, "_artifacts", lambda: artifacts)
+    monkeypatch.setenv("PRINTERFACT_ACCEL", "tcg")  # no KVM probe: nothing boots
+    assert cli.main(["run", "--dry-run", "--skip-checks", "network", "-o", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "# network: server" and lines[2] == "# network: client"
+    server, client = shlex.split(lines[1]), shlex.split(lines[3])
+    assert server[0] == "qemu-system-x86_64"
+    assert server[server.index("-kernel") + 1] == str(fake)
+    assert server[server.index("-initrd") + 1].endswith("server.initrd")
+    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=nic0" in server
+    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:01,id=nic0" in client
+
+
+def test_repl_on_a_pipe_runs_code_with_the_symbols(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not a terminal: the stdlib REPL, which reads the pipe (ptpython would need a tty).
+    monkeypatch.setattr("sys.stdin", io.StringIO("print(answer * 2)\n"))
+    repl.embed({"answer": 21}, tmp_path / "history")
+    captured = capsys.readouterr()
+    assert ">>> 42" in captured.out
+    assert (tmp_path / "history").is_file()
+    assert "Symbols: answer" in captured.err  # the banner
+
+
+def test_summary_table_lists_each_test() -> None:
+    table = runner.summary_table(
+        [Outcome("printerfact", "passed", 12.34), Outcome("network", "failed", 3.0, "boom")]
+    )
+    lines = table.splitlines()
+    assert lines[0].split() == ["test", "result", "seconds"]
+    assert lines[1].split() == ["printerfact", "passed", "12.3"]
+    assert lines[2].split() == ["network", "FAILED", "3.0"]
+
+
+def test_junit_merge_keeps_each_suite_and_covers_crashed_tests(tmp_path: Path) -> None:
+    suite = tmp_path / "a.xml"
+    suite.write_text(
+        '<testsuites><testsuite name="printerfact VM test" tests="2">'
+        '<testcase name="boots"/><testcase name="reads"><failure message="x"/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    outcomes = [Outcome("a", "failed", 1.0), Outcome("b", "error", 2.0, "MachineError: QEMU died")]
+    dest = tmp_path / "out" / "junit.xml"
+    runner.merge_junit(outcomes, {"a": suite, "b": tmp_path / "missing.xml"}, dest)
+    suites = ET.parse(dest).getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == ["a: printerfact VM test", "b"]
+    assert [c.get("name") for c in suites[0]] == ["boots", "reads"]
+    error = suites[1].find("testcase/error")
+    assert error is not None and error.get("message") == "MachineError: QEMU died"
+
+
+def test_entry_point_is_installed() -> None:
+    exe = Path(sys.executable).parent / "printerfact"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("list", "check", "build", "run"):
+        assert f"    {command} " in out
+
+
+@pytest.mark.vm
+@pytest.mark.slow
+def test_run_printerfact_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junit = tmp_path / "junit.xml"
+    code = cli.main(["run", "printerfact", "-o", str(tmp_path), "--junit-xml", str(junit)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1].split()[:2] == ["printerfact", "passed"]
+    assert ET.parse(junit).getroot().find("testsuite/testcase") is not None
+    assert (tmp_path / "printerfact" / "machine.console.log").is_file()

@@ -1,0 +1,192 @@
+"""The command channel against a real local shell running guest/agent.sh (no VM, no mocks)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from printerfact.driver.framing import (
+    ChannelError,
+    ChannelTimeout,
+    CommandChannel,
+    decode_reply,
+    encode_request,
+)
+
+AGENT = Path(__file__).resolve().parents[1] / "src" / "printerfact" / "guest" / "agent.sh"
+SHELLS = [s for s in (["busybox", "sh"], ["dash"]) if shutil.which(s[0])]
+
+
+@dataclass
+class Agent:
+    proc: subprocess.Popen[bytes]
+    chan: CommandChannel
+    stderr_file: Path
+
+
+def _spawn(shell: list[str], tmp: Path, use_pty: bool) -> Agent:
+    err = tmp / "stderr.log"
+    env = {**os.environ, "PF_AGENT_STDERR": str(err), "PF_AGENT_TMPDIR": str(tmp)}
+    if use_pty:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [*shell, str(AGENT)], stdin=slave, stdout=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+        chan = CommandChannel(master, master)
+    else:
+        proc = subprocess.Popen(
+            [*shell, str(AGENT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        chan = CommandChannel(proc.stdout.fileno(), proc.stdin.fileno())
+    chan.wait_ready(timeout=10)
+    return Agent(proc, chan, err)
+
+
+@pytest.fixture(params=SHELLS, ids=lambda s: s[0])
+def agent(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Agent]:
+    a = _spawn(request.param, tmp_path, use_pty=False)
+    yield a
+    # The agent's session holds every child it started (background sleeps included).
+    os.killpg(a.proc.pid, signal.SIGKILL)
+    a.proc.wait()
+
+
+def test_exit_status_and_plain_output(agent: Agent) -> None:
+    assert agent.chan.run("echo hello", timeout=10).stdout == b"hello\n"
+    assert agent.chan.run("exit 3", timeout=10).status == 3
+    assert agent.chan.run("false", timeout=10).status == 1
+    assert agent.chan.run("exit 255", timeout=None).status == 255
+    assert agent.chan.run("true", timeout=None).status == 0
+
+
+def test_output_without_trailing_newline(agent: Agent) -> None:
+    r = agent.chan.run("printf abc", timeout=10)
+    assert (r.status, r.stdout) == (0, b"abc")
+    assert agent.chan.run("true", timeout=10).stdout == b""
+
+
+def test_all_byte_values(agent: Agent, tmp_path: Path) -> None:
+    blob = bytes(range(256)) * 3
+    (tmp_path / "blob").write_bytes(blob)
+    assert agent.chan.run(f"cat {tmp_path}/blob", timeout=10).stdout == blob
+
+
+def test_ten_megabytes(agent: Agent, tmp_path: Path) -> None:
+    blob = os.urandom(10 * 1024 * 1024)
+    (tmp_path / "big").write_bytes(blob)
+    r = agent.chan.run(f"cat {tmp_path}/big", timeout=60)
+    assert r.status == 0
+    assert len(r.stdout) == len(blob)
+    assert r.stdout == blob
+
+
+def test_multiline_command_and_quotes(agent: Agent) -> None:
+    cmd = "x='a b'\nif [ \"$x\" = 'a b' ]; then\n  echo \"same $x\"\nfi"
+    assert agent.chan.run(cmd, timeout=10).stdout == b"same a b\n"
+
+
+def test_stderr_goes_to_the_console_not_stdout(agent: Agent) -> None:
+    r = agent.chan.run("echo out; echo err-marker >&2", timeout=10)
+    assert r.stdout == b"out\n"
+    assert "err-marker" in agent.stderr_file.read_text()
+
+
+def test_guest_timeout_kills_the_command_and_channel_keeps_working(agent: Agent) -> None:
+    t0 = time.monotonic()
+    r = agent.chan.run("sleep 1000", timeout=1)
+    elapsed = time.monotonic() - t0
+    assert r.status == 137
+    assert 0.9 <= elapsed < 5
+    assert agent.chan.run("echo still-here", timeout=10).stdout == b"still-here\n"
+
+
+def test_host_timeout_raises_and_stale_reply_is_discarded(agent: Agent) -> None:
+    with pytest.raises(ChannelTimeout):
+        agent.chan.run("sleep 2; echo stale", timeout=None, host_timeout=0.3)
+    # The agent is still busy with the first request; its reply must not be taken as ours.
+    r = agent.chan.run("echo fresh", timeout=10)
+    assert r.stdout == b"fresh\n"
+
+
+def test_background_children_do_not_hold_the_channel(agent: Agent) -> None:
+    t0 = time.monotonic()
+    r = agent.chan.run("sleep 100 & echo started", timeout=10)
+    assert r.stdout == b"started\n"
+    assert time.monotonic() - t0 < 5
+
+
+def test_stdin_is_not_the_channel(agent: Agent) -> None:
+    # A command reading stdin must see EOF, not swallow the next request.
+    assert agent.chan.run("cat", timeout=10).stdout == b""
+    assert agent.chan.run("echo next", timeout=10).stdout == b"next\n"
+
+
+def test_abort_fails_a_waiting_call_at_once(tmp_path: Path) -> None:
+    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    try:
+        dead_at = time.monotonic() + 0.5
+        a.chan._abort = lambda: "VM gone" if time.monotonic() > dead_at else None
+        t0 = time.monotonic()
+        with pytest.raises(ChannelError, match="VM gone"):
+            a.chan.run("sleep 30", timeout=None)
+        assert time.monotonic() - t0 < 2
+    finally:
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()
+
+
+def test_eof_raises(tmp_path: Path) -> None:
+    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    try:
+        with pytest.raises(ChannelError, match="closed"):
+            a.chan.run("kill -9 $PPID", timeout=10)
+    finally:
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_over_a_tty_like_hvc0(shell: list[str], tmp_path: Path) -> None:
+    """On a tty the agent must switch off echo and newline translation itself."""
+    a = _spawn(shell, tmp_path, use_pty=True)
+    try:
+        blob = bytes(range(256))
+        (tmp_path / "blob").write_bytes(blob)
+        assert a.chan.run(f"cat {tmp_path}/blob", timeout=10).stdout == blob
+        assert a.chan.run("printf 'a\\r\\nb\\n'", timeout=10).stdout == b"a\r\nb\n"
+        assert a.chan.run("exit 7", timeout=10).status == 7
+    finally:
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()
+
+
+def test_decode_reply_ignores_stale_replies_and_waits_for_the_end() -> None:
+    stale = b"PFR 1 0\naGk=\nPFE 1\n"
+    assert decode_reply(2, stale) is None
+    partial = stale + b"PFR 2 5\nb2s=\n"
+    assert decode_reply(2, partial) is None
+    full = partial + b"PFE 2\n"
+    found = decode_reply(2, full)
+    assert found is not None
+    assert found[0].status == 5 and found[0].stdout == b"ok"
+    assert found[1] == len(full)
+
+
+def test_encode_request_is_one_line() -> None:
+    req = encode_request(9, "echo a\necho b\n", 30)
+    assert req.count(b"\n") == 1 and req.startswith(b"PFQ 9 30 ")

@@ -1,0 +1,107 @@
+"""The pytest plugin, driven by pytester on a tiny tests.toml: collection and check failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from printerfact import nodes, pytest_plugin, runner
+
+TOML = """\
+[tests.alpha.nodes.machine]
+[tests.beta.nodes.server]
+[tests.beta.nodes.client]
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".toml", tests=TOML)
+    pytester.makepyfile(alpha='machine.succeed("true")\n', beta='server.succeed("true")\n')
+    return pytester
+
+
+def test_each_test_of_tests_toml_is_an_item(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "printerfact.pytest_plugin", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["tests.toml::alpha", "tests.toml::beta", "*2 tests collected*"])
+
+
+def test_items_are_marked_vm(project: pytest.Pytester) -> None:
+    result = project.runpytest(
+        "-p", "printerfact.pytest_plugin", "-m", "not vm", "--strict-markers", "tests.toml"
+    )
+    result.assert_outcomes(deselected=2)
+
+
+def test_no_items_without_a_tests_toml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(alpha="start_all()\n")
+    result = pytester.runpytest("-p", "printerfact.pytest_plugin", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_static_check_failure_fails_the_item_before_any_build(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_build(config: object) -> None:
+        raise AssertionError("must not build when the static checks fail")
+
+    monkeypatch.setattr(pytest_plugin, "_artifacts", no_build)
+    project.makepyfile(alpha='start_all()\nmachine.succed("true")\n')
+    out = project.path / "o"
+    result = project.runpytest(
+        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*static checks failed (1 finding(s)):*", f'*{project.path}/alpha.py:2: *"succed"*']
+    )
+    result.stdout.no_fnmatch_line("*must not build*")
+
+
+def test_driver_failure_shows_script_frames_error_and_console_tail(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from printerfact.driver.errors import RequestedAssertionFailed
+
+    def fake_execute(test: nodes.TestSpec, artifacts: object, out_dir: Path, **_: object) -> None:
+        # What the driver leaves behind and raises when a `succeed` fails.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "machine.console.log").write_text("booted\nprinterfact: oops\n")
+
+        def succeed(cmd: str) -> None:
+            raise RequestedAssertionFailed(f"command `{cmd}` failed (exit code 1)")
+
+        exec(compile(test.script.read_text(), str(test.script), "exec"), {"succeed": succeed})
+
+    # Patched through modules the plugin holds (pytester drops modules first imported in a
+    # run, so a dotted path could patch a stale copy).
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(pytest_plugin, "require_clean", lambda *a, **k: None)
+    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config: "artifacts")
+    project.makepyfile(alpha='x = 1\nsucceed("cat /dev/printerfact")\n')
+    out = project.path / "o"
+    result = project.runpytest(
+        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "testscript traceback (most recent call last):",
+            f'*{project.path}/alpha.py:2: succeed("cat /dev/printerfact")',
+            "RequestedAssertionFailed: command `cat /dev/printerfact` failed (exit code 1)",
+            f"--- last 2 lines of {out}/alpha/machine.console.log ---",
+            "booted",
+            "printerfact: oops",
+        ]
+    )
+
+
+def test_console_tail_shows_only_console_logs(tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    out.mkdir()
+    (out / "machine.console.log").write_text("".join(f"line {i}\n" for i in range(100)))
+    (out / "driver.log").write_text("not a console\n")
+    tail = pytest_plugin.console_tails(out, lines=3)
+    assert tail[1:] == ["line 97", "line 98", "line 99"]
+    assert "machine.console.log" in tail[0] and "driver.log" not in "".join(tail)

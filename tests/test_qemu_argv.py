@@ -1,0 +1,122 @@
+"""The QEMU argv is a pure function of its config: check what each option must say."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from printerfact.vm.qemu_argv import Nic, QemuConfig, mac_address, qemu_argv, render
+
+
+def _config(**kw: object) -> QemuConfig:
+    base: dict[str, object] = dict(
+        name="server",
+        kernel=Path("/k/bzImage"),
+        initrd=Path("/i/server.initrd"),
+        append="console=ttyS0 panic=-1",
+        serial_socket=Path("/s/server.serial"),
+        monitor_socket=Path("/s/server.monitor"),
+        shell_socket=Path("/s/server.shell"),
+    )
+    base.update(kw)
+    return QemuConfig(**base)  # type: ignore[arg-type]
+
+
+def _value(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
+
+
+def test_pure_and_deterministic() -> None:
+    assert qemu_argv(_config()) == qemu_argv(_config())
+
+
+def test_basic_machine() -> None:
+    argv = qemu_argv(_config(memory_mb=512, cpus=2))
+    assert argv[0] == "qemu-system-x86_64"
+    assert _value(argv, "-M") == ["pc"]
+    assert _value(argv, "-m") == ["512"]
+    assert _value(argv, "-smp") == ["2"]
+    assert _value(argv, "-kernel") == ["/k/bzImage"]
+    assert _value(argv, "-initrd") == ["/i/server.initrd"]
+    assert _value(argv, "-append") == ["console=ttyS0 panic=-1"]
+    for flag in ("-no-reboot", "-nodefaults", "-no-user-config"):
+        assert flag in argv
+    assert _value(argv, "-display") == ["none"]
+
+
+def test_accelerator() -> None:
+    assert _value(qemu_argv(_config(accel="tcg")), "-accel") == ["tcg"]
+    kvm = qemu_argv(_config(accel="kvm"))
+    assert _value(kvm, "-accel") == ["kvm"] and _value(kvm, "-cpu") == ["host"]
+
+
+def test_channels_are_client_unix_sockets() -> None:
+    chardevs = _value(qemu_argv(_config()), "-chardev")
+    assert chardevs == [
+        "socket,id=console,path=/s/server.serial,server=off",
+        "socket,id=monitor,path=/s/server.monitor,server=off",
+        "socket,id=shell,path=/s/server.shell,server=off",
+    ]
+    argv = qemu_argv(_config())
+    assert _value(argv, "-serial") == ["chardev:console"]
+    assert _value(argv, "-mon") == ["chardev=monitor,mode=readline"]
+    assert _value(argv, "-device")[:2] == [
+        "virtio-serial-pci,id=vser0",
+        "virtconsole,chardev=shell,bus=vser0.0",
+    ]
+
+
+def test_one_dgram_nic_per_vlan_with_deterministic_mac() -> None:
+    nics = (
+        Nic(1, mac_address(1, 2), Path("/s/vlan1.server"), Path("/s/vlan1.hub")),
+        Nic(7, mac_address(7, 2), Path("/s/vlan7.server"), Path("/s/vlan7.hub")),
+    )
+    argv = qemu_argv(_config(nics=nics))
+    assert _value(argv, "-netdev") == [
+        "dgram,id=vlan1,local.type=unix,local.path=/s/vlan1.server,"
+        "remote.type=unix,remote.path=/s/vlan1.hub",
+        "dgram,id=vlan7,local.type=unix,local.path=/s/vlan7.server,"
+        "remote.type=unix,remote.path=/s/vlan7.hub",
+    ]
+    assert _value(argv, "-device")[2:] == [
+        "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=nic0",
+        "virtio-net-pci,netdev=vlan7,mac=52:54:00:12:07:02,id=nic1",
+    ]
+    assert "tcp" not in " ".join(argv)
+
+
+def test_mac_address() -> None:
+    assert mac_address(1, 1) == "52:54:00:12:01:01"
+    assert mac_address(254, 17) == "52:54:00:12:fe:11"
+
+
+def test_commas_in_paths_are_escaped() -> None:
+    argv = qemu_argv(_config(kernel=Path("/a,b/bz"), serial_socket=Path("/x,y/s")))
+    assert _value(argv, "-kernel") == ["/a,,b/bz"]
+    assert "socket,id=console,path=/x,,y/s,server=off" in _value(argv, "-chardev")
+
+
+def test_bios_only_when_asked() -> None:
+    assert "-bios" not in qemu_argv(_config())
+    assert _value(qemu_argv(_config(bios=Path("/q/qboot.rom"))), "-bios") == ["/q/qboot.rom"]
+
+
+def test_render_round_trips_through_a_shell() -> None:
+    argv = qemu_argv(_config(append="console=ttyS0 x='y z'"))
+    assert shlex.split(render(argv)) == argv
+
+
+def test_qemu_accepts_the_options(tmp_path: Path) -> None:
+    """The installed QEMU parses every device and netdev option we generate."""
+    qemu = "qemu-system-x86_64"
+    try:
+        devices = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True)
+        netdevs = subprocess.run([qemu, "-netdev", "help"], capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.fail("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    for dev in ("virtio-serial-pci", "virtconsole", "virtio-net-pci"):
+        assert f'"{dev}"' in devices.stdout
+    assert "dgram" in netdevs.stdout.split()

@@ -1,0 +1,179 @@
+"""Machine's command, wait, console, monitor and copy methods on one booted guest."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printerfact.driver.driver import Driver
+from printerfact.driver.errors import CommandTimeout, RequestedAssertionFailed
+from printerfact.driver.machine import Machine
+from printerfact.driver.polling_condition import PollingConditionError
+
+pytestmark = pytest.mark.vm
+
+
+@pytest.fixture(scope="module")
+def driver(driver_for: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driver]:
+    with driver_for(tmp_path_factory.mktemp("commands")) as d:
+        d.machines[0].start()
+        yield d
+
+
+@pytest.fixture
+def machine(driver: Driver) -> Machine:
+    return driver.machines[0]
+
+
+def test_execute_returns_status_and_stdout_only(machine: Machine) -> None:
+    assert machine.execute("echo out; echo err-7f3a >&2; exit 4") == (4, "out\n")
+    machine.wait_for_console_text("err-7f3a", timeout=30)
+    assert machine.is_up()
+
+
+def test_execute_uses_pipefail_and_errexit(machine: Machine) -> None:
+    assert machine.execute("false | true")[0] != 0
+    assert machine.execute("false; echo not-reached") == (1, "")
+
+
+def test_succeed_concatenates_and_stops_at_first_failure(machine: Machine) -> None:
+    assert machine.succeed("echo a", "printf b") == "a\nb"
+    machine.succeed("rm -f /tmp/after")
+    with pytest.raises(RequestedAssertionFailed, match=r"`exit 3` failed \(exit code 3\)"):
+        machine.succeed("true", "exit 3", "touch /tmp/after")
+    machine.fail("test -e /tmp/after")
+
+
+def test_fail(machine: Machine) -> None:
+    assert machine.fail("echo x; exit 2") == "x\n"
+    with pytest.raises(RequestedAssertionFailed, match="unexpectedly succeeded"):
+        machine.fail("true")
+
+
+def test_binary_and_large_output(machine: Machine) -> None:
+    out = machine._execute_bytes(
+        'i=0; while [ $i -lt 256 ]; do printf "\\\\$(printf %o $i)"; i=$((i+1)); done'
+    )
+    assert out == (0, bytes(range(256)))
+    big = machine.succeed("head -c 1048576 /dev/zero | tr '\\0' x")
+    assert big == "x" * 1048576
+
+
+def test_timeout_raises_and_channel_survives(machine: Machine) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(CommandTimeout, match="`sleep 600` timed out after 2 s"):
+        machine.execute("sleep 600", timeout=2)
+    assert time.monotonic() - t0 < 8
+    assert machine.succeed("echo alive") == "alive\n"
+
+
+def test_check_output_and_check_return(machine: Machine) -> None:
+    assert machine.execute("touch /tmp/nocheck", check_output=False) == (-2, "")
+    machine.wait_for_file("/tmp/nocheck", timeout=10)
+    assert machine.execute("echo x; exit 5", check_return=False) == (-1, "x\n")
+
+
+def test_background_jobs_do_not_hold_the_channel(machine: Machine) -> None:
+    t0 = time.monotonic()
+    machine.succeed("sleep 300 &")
+    assert time.monotonic() - t0 < 5
+
+
+def test_wait_until_succeeds_and_fails(machine: Machine) -> None:
+    machine.succeed("rm -f /tmp/later; (sleep 2; touch /tmp/later) >/dev/null 2>&1 &")
+    machine.wait_until_succeeds("test -e /tmp/later", timeout=20)
+    machine.succeed("(sleep 2; rm /tmp/later) >/dev/null 2>&1 &")
+    machine.wait_until_fails("test -e /tmp/later", timeout=20)
+    with pytest.raises(RequestedAssertionFailed, match="timed out after 2 tries"):
+        machine.wait_until_succeeds("false", timeout=2)
+
+
+def test_wait_for_file(machine: Machine) -> None:
+    machine.succeed("(sleep 1; touch /tmp/wff) >/dev/null 2>&1 &")
+    machine.wait_for_file("/tmp/wff", timeout=20)
+    with pytest.raises(RequestedAssertionFailed):
+        machine.wait_for_file("/tmp/never", timeout=1)
+
+
+def test_wait_for_open_and_closed_port(machine: Machine) -> None:
+    machine.wait_for_closed_port(8123, timeout=5)
+    machine.succeed("nc -ll -p 8123 -e echo hello >/dev/null 2>&1 & echo $! > /tmp/nc.pid")
+    machine.wait_for_open_port(8123, timeout=20)
+    machine.succeed("kill $(cat /tmp/nc.pid)")
+    machine.wait_for_closed_port(8123, timeout=20)
+
+
+def test_wait_for_unit(machine: Machine) -> None:
+    machine.wait_for_unit("multi-user.target", timeout=60)
+    machine.succeed("echo failed > /run/units/broken.service")
+    t0 = time.monotonic()
+    with pytest.raises(RequestedAssertionFailed, match='reached state "failed"'):
+        machine.wait_for_unit("broken.service", timeout=60)
+    machine.succeed("echo inactive > /run/units/stopped.service")
+    with pytest.raises(RequestedAssertionFailed, match="no pending jobs"):
+        machine.wait_for_unit("stopped.service", timeout=60)
+    assert time.monotonic() - t0 < 10  # both at once, not after the timeout
+    machine.succeed("(sleep 2; echo active > /run/units/late.service) >/dev/null 2>&1 &")
+    machine.wait_for_unit("late.service", timeout=30)
+
+
+def test_console_text_log_and_send_console(machine: Machine) -> None:
+    assert "Linux version" in machine.get_console_log()
+    machine.succeed("echo console-marker-51 > /dev/console")
+    machine.wait_for_console_text(r"console-marker-\d+", timeout=30)
+    with pytest.raises(RequestedAssertionFailed, match="did not appear"):
+        machine.wait_for_console_text("never-printed-xyz", timeout=1)
+    # The serial console carries a root shell (guest/inittab).
+    machine.send_console("\necho typed > /tmp/typed\n")
+    machine.wait_for_file("/tmp/typed", timeout=30)
+
+
+def test_monitor(machine: Machine) -> None:
+    assert "running" in machine.send_monitor_command("info status")
+
+
+def test_copy_from_host_and_vm(machine: Machine, driver: Driver, tmp_path: Path) -> None:
+    blob = bytes(range(256)) * 1000
+    src = tmp_path / "payload.bin"
+    src.write_bytes(blob)
+    src.chmod(0o750)
+    machine.copy_from_host(str(src), "/root/deep/copy.bin")
+    assert machine.succeed("stat -c '%a %U %s' /root/deep/copy.bin") == f"750 root {len(blob)}\n"
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "f.txt").write_text("inner\n")
+    machine.copy_from_host(str(tree), "/root/tree")
+    assert machine.succeed("cat /root/tree/sub/f.txt") == "inner\n"
+    machine.copy_from_vm("/root/deep/copy.bin", "back")
+    assert (driver.out_dir / "back" / "copy.bin").read_bytes() == blob
+    machine.copy_from_vm("/root/tree")
+    assert (driver.out_dir / "tree" / "sub" / "f.txt").read_text() == "inner\n"
+
+
+def test_sleep_is_guest_time(machine: Machine) -> None:
+    t0 = time.monotonic()
+    machine.sleep(1)
+    assert time.monotonic() - t0 >= 1
+
+
+def test_console_log_file_in_out_dir(machine: Machine, driver: Driver) -> None:
+    log = (driver.out_dir / "machine.console.log").read_text()
+    assert "Linux version" in log and os.path.getsize(driver.out_dir / "machine.console.log") > 0
+
+
+def test_polling_condition_fails_the_next_action(machine: Machine, driver: Driver) -> None:
+    machine.succeed("touch /tmp/healthy")
+
+    def healthy() -> bool:
+        return machine.execute("test -e /tmp/healthy")[0] == 0
+
+    with driver.polling_condition(healthy, seconds_interval=0):
+        machine.succeed("true")
+        machine.succeed("rm /tmp/healthy")
+        with pytest.raises(PollingConditionError, match="healthy"):
+            machine.succeed("true")
