@@ -100,6 +100,12 @@ def test_multiline_command_and_quotes(agent: Agent) -> None:
     assert agent.chan.run(cmd, timeout=10).stdout == b"same a b\n"
 
 
+def test_command_larger_than_arg_max(agent: Agent) -> None:
+    # 300 KiB of script: more than one exec argument may hold (128 KiB), so no `sh -c`.
+    cmd = "x=" + "a" * (300 * 1024) + "\necho ${#x}"
+    assert agent.chan.run(cmd, timeout=30).stdout == f"{300 * 1024}\n".encode()
+
+
 def test_stderr_goes_to_the_console_not_stdout(agent: Agent) -> None:
     r = agent.chan.run("echo out; echo err-marker >&2", timeout=10)
     assert r.stdout == b"out\n"

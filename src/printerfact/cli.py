@@ -2,7 +2,8 @@
 
 Options take their defaults from environment variables (named in `--help`), as nixpkgs'
 driver does, so CI can set them once; a flag given on the command line always wins.
-Exit status: 0 all passed, 1 a test or static check failed, 2 usage, build or driver error.
+Exit status: 0 all passed; 1 a static check or a test failed (or its VM broke); 2 usage or build
+error.
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ def _static_checks(tests: list[TestSpec]) -> bool:
     except ImportError as e:  # mypy and pyflakes come with the `test` extra
         print(f"printerfact: static checks need mypy and pyflakes: {e}", file=sys.stderr)
         return False
-    findings = check(tests)
+    try:
+        findings = check(tests)
+    except RuntimeError as e:  # mypy itself did not run: say so, do not pretend a verdict
+        print(f"printerfact: {e}", file=sys.stderr)
+        return False
     for f in findings:
         print(f, file=sys.stderr)
     verdict = "failed" if findings else "passed"

@@ -21,6 +21,7 @@ def artifacts() -> build_artifacts.Artifacts:
 
 
 def make_test(tmp: Path, nodes: tuple[NodeSpec, ...], script: str = "") -> TestSpec:
+    tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "testscript.py"
     path.write_text(textwrap.dedent(script))
     return TestSpec(name="vmtest", script=path, nodes=nodes)

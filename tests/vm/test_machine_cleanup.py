@@ -56,7 +56,9 @@ def _qemu_pids_using(path: Path) -> list[int]:
     return pids
 
 
-def _run_until_ready(artifacts: Artifacts, tmp: Path) -> tuple[subprocess.Popen[str], Path]:
+def _run_until_ready(
+    artifacts: Artifacts, tmp: Path, until: str = "READY"
+) -> tuple[subprocess.Popen[str], Path]:
     (tmp / "runner.py").write_text(RUNNER)
     (tmp / "script.py").write_text(SCRIPT)
     fields = {k: str(v) for k, v in dataclasses.asdict(artifacts).items()}
@@ -79,8 +81,7 @@ def _run_until_ready(artifacts: Artifacts, tmp: Path) -> tuple[subprocess.Popen[
             break
         if line.startswith("SOCKETS "):
             sockets = Path(line.split(" ", 1)[1].strip())
-        if line.strip() == "READY":
-            assert sockets is not None
+        if sockets is not None and line.startswith(until):
             return proc, sockets
     proc.kill()
     pytest.fail("driver never got ready:\n" + (tmp / "stderr.log").read_text()[-3000:])
@@ -91,6 +92,18 @@ def test_signal_mid_run_cleans_up(artifacts: Artifacts, tmp_path: Path, sig: int
     proc, sockets = _run_until_ready(artifacts, tmp_path)
     assert len(_qemu_pids_using(sockets)) == 2 and sockets.is_dir()
     proc.send_signal(sig)
+    assert proc.wait(timeout=60) != 0
+    assert _qemu_pids_using(sockets) == []
+    assert not sockets.exists()
+    assert "cleanup" in (tmp_path / "stderr.log").read_text()
+
+
+def test_ctrl_c_while_booting_cleans_up(artifacts: Artifacts, tmp_path: Path) -> None:
+    proc, sockets = _run_until_ready(artifacts, tmp_path, until="SOCKETS")
+    deadline = time.monotonic() + 30
+    while len(_qemu_pids_using(sockets)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # interrupt while the guests are still booting
+    proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) != 0
     assert _qemu_pids_using(sockets) == []
     assert not sockets.exists()

@@ -119,7 +119,7 @@ def test_wait_for_unit(machine: Machine) -> None:
         machine.wait_for_unit("stopped.service", timeout=60)
     assert time.monotonic() - t0 < 10  # both at once, not after the timeout
     machine.succeed("(sleep 2; echo active > /run/units/late.service) >/dev/null 2>&1 &")
-    machine.wait_for_unit("late.service", timeout=30)
+    machine.wait_for_unit("late", timeout=30)  # no suffix: a .service, as with systemd
 
 
 def test_console_text_log_and_send_console(machine: Machine) -> None:
@@ -177,3 +177,20 @@ def test_polling_condition_fails_the_next_action(machine: Machine, driver: Drive
         machine.succeed("rm /tmp/healthy")
         with pytest.raises(PollingConditionError, match="healthy"):
             machine.succeed("true")
+
+
+def test_shell_interact(
+    machine: Machine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typed = iter(["echo via-shell", "", "exit 3"])
+
+    def keyboard(prompt: str) -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None  # Ctrl-D
+
+    monkeypatch.setattr("builtins.input", keyboard)
+    machine.shell_interact()
+    out = capsys.readouterr().out
+    assert "via-shell\n" in out and "[exit 3]" in out

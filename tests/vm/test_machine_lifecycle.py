@@ -107,6 +107,9 @@ def test_test_symbols_and_script(driver_for: Any, tmp_path: Path) -> None:
             "vlans", "t", "log", "driver", "Machine", "test_script", "web_1", "machine",
         }  # fmt: skip
         assert set(symbols) == expected
+        argv = d.qemu_command_lines()["web-1"]
+        assert argv[0] == "qemu-system-x86_64" and "-netdev" not in argv  # no VLAN: no NIC
+        assert not any(m.booted for m in d.machines)  # a dry run starts nothing
         d.run_tests()
     cases = {c.get("name"): c for c in ET.parse(tmp_path / "j.xml").iter("testcase")}
     assert set(cases) == {"main", "greets"} and cases["greets"].find("failure") is None

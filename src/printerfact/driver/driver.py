@@ -11,6 +11,10 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
                                # test_script, one Machine per node (dashes -> "_"), and
                                # `machine` when the test has exactly one node
         d.machines, d.vlans, d.logger, d.start_all(), d.join_all(), d.subtest(name)
+        d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
+
+Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
+(default: printerfact.build.image.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
 
 `test_script()`/`run_tests()` log a failure (for a RequestedAssertionFailed only the testscript's
 frames, like nixpkgs) and re-raise it: RequestedAssertionFailed = the test failed, MachineError
@@ -111,6 +115,7 @@ class Driver:
         self.logger: AbstractLogger = CompositeLogger(loggers)
         self.polling_conditions: list[PollingCondition] = []
         self._timed_out = False
+        self._cleaning = False
         self._old_sigterm: Any = None
         # Sockets need short paths (108 bytes) and a private (0700) directory.
         self.tmp_dir = Path(tempfile.mkdtemp(prefix="printerfact-"))
@@ -157,6 +162,15 @@ class Driver:
             callbacks=[self.check_polling_conditions],
         )
 
+    def qemu_command_lines(self) -> dict[str, list[str]]:
+        """Node name -> the QEMU argv it would start with; builds and starts nothing
+        (render with printerfact.vm.qemu_argv.render for --dry-run)."""
+        base = self.out_dir if self.keep_vm_state else self.tmp_dir
+        return {
+            m.name: m.command_line(base / f"vm-state-{m.name}" / f"{m.name}.initrd")
+            for m in self.machines
+        }
+
     # --- context manager and cleanup ------------------------------------------------------------
 
     def __enter__(self) -> Driver:
@@ -165,6 +179,8 @@ class Driver:
         return self
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self._cleaning:
+            return  # already on the way out; do not break the cleanup itself
         if self._timed_out:
             raise GlobalTimeout(f"global timeout of {self.global_timeout} s reached")
         raise Terminated("the driver got SIGTERM")
@@ -175,6 +191,7 @@ class Driver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._cleaning = True
         main = threading.current_thread() is threading.main_thread()
         # A second Ctrl-C must not interrupt the cleanup half-way.
         if main:
@@ -309,8 +326,14 @@ class Driver:
             threads = [threading.Thread(target=start, args=(m,)) for m in self.machines]
             for th in threads:
                 th.start()
-            for th in threads:
-                th.join()
+            try:
+                for th in threads:
+                    th.join()
+            except BaseException:
+                # Ctrl-C: let the (short) starts finish, so cleanup sees every QEMU.
+                for th in threads:
+                    th.join()
+                raise
             if errors:
                 raise errors[0]
 

@@ -116,6 +116,10 @@ class Machine(WaitsMixin, TransferMixin):
             bios=c.bios,
         )
 
+    def command_line(self, initrd: Path) -> list[str]:
+        """The QEMU argv this machine starts with, given its initrd (for --dry-run)."""
+        return qemu_argv(self.qemu_config(initrd))
+
     def start(self, allow_reboot: bool = False) -> None:
         """Start the VM; returns once QEMU runs, without waiting for the boot."""
         if allow_reboot:

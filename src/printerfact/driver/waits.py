@@ -73,6 +73,8 @@ class WaitsMixin(MachineBase):
         return self._unit_states(unit)[0]
 
     def _unit_states(self, unit: str) -> tuple[str, str]:
+        if "." not in unit:
+            unit += ".service"  # as systemd: wait_for_unit("factd") means factd.service
         path = shlex.quote(f"{UNITS_DIR}/{unit}")
         boot = f"{UNITS_DIR}/multi-user.target"
         _, out = self.execute(
