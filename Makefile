@@ -19,7 +19,7 @@ build: provision
 	$(VPY) -m printerfact.build
 
 vm-test: build
-	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml $(OUT)/junit.xml
+	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml junit.xml
 
 test: build
 	$(VPY) -m pytest

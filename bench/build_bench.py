@@ -21,8 +21,13 @@ from pathlib import Path
 from printerfact.build import cache, image, kernel, module, paths, toolchain
 from printerfact.build.artifacts import ensure_artifacts
 
-TARGETS = {"kernel_cold_s": 12 * 60, "warm_noop_s": 5, "module_rebuild_s": 20, "image_build_s": 3,
-           "provision_noop_s": 3}
+TARGETS = {
+    "kernel_cold_s": 12 * 60,
+    "warm_noop_s": 5,
+    "module_rebuild_s": 20,
+    "image_build_s": 3,
+    "provision_noop_s": 3,
+}
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -42,32 +47,47 @@ def measure(cold: bool) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="pf-cold-") as tmp:
             env = {**os.environ, "PRINTERFACT_CACHE": tmp}
             shutil.copytree(paths.tools_dir(), Path(tmp) / "tools", symlinks=True)
-            figures["kernel_cold_s"] = timed(lambda: run([sys.executable, "-m",
-                                                          "printerfact.build"], env))
+            figures["kernel_cold_s"] = timed(
+                lambda: run([sys.executable, "-m", "printerfact.build"], env)
+            )
     else:
         figures["kernel_cold_s"] = float((art.bzimage.parent / "build-seconds").read_text())
     figures["warm_noop_s"] = timed(lambda: run([sys.executable, "-m", "printerfact.build"]))
     # Provisioning runs on the system python, before the venv exists (as the Makefile does).
     system_python = shutil.which("python3") or sys.executable
-    figures["provision_noop_s"] = timed(lambda: run(
-        [system_python, "-m", "printerfact.build.provision"],
-        {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "src")}))
+    figures["provision_noop_s"] = timed(
+        lambda: run(
+            [system_python, "-m", "printerfact.build.provision"],
+            {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "src")},
+        )
+    )
     tc = toolchain.detect()
     kb = kernel.ensure_kernel(tc)
     with tempfile.TemporaryDirectory(prefix="pf-module-") as tmp:
         src = Path(tmp) / "module"
-        shutil.copytree(paths.MODULE_DIR, src, ignore=lambda d, n: [
-            x for x in n if not (Path(d, x).is_dir() or module.is_source(Path(d, x)))])
+        shutil.copytree(
+            paths.MODULE_DIR,
+            src,
+            ignore=lambda d, n: [
+                x for x in n if not (Path(d, x).is_dir() or module.is_source(Path(d, x)))
+            ],
+        )
         rs = src / "printerfact.rs"
         rs.write_text(rs.read_text() + f"\n// bench {time.time_ns()}\n")
         ko_holder: list[Path] = []
-        figures["module_rebuild_s"] = timed(lambda: ko_holder.append(
-            module.ensure_module(kb, tc, src=src)))
+        figures["module_rebuild_s"] = timed(
+            lambda: ko_holder.append(module.ensure_module(kb, tc, src=src))
+        )
         shutil.rmtree(ko_holder[0].parent)
     with tempfile.TemporaryDirectory(prefix="pf-image-") as tmp:
-        figures["image_build_s"] = timed(lambda: cache.ensure_entry(
-            Path(tmp) / "img", lambda d: image.write_base_image(
-                d / "initrd.cpio", image.find_busybox(), art.module_ko, art.kernel_release)))
+        figures["image_build_s"] = timed(
+            lambda: cache.ensure_entry(
+                Path(tmp) / "img",
+                lambda d: image.write_base_image(
+                    d / "initrd.cpio", image.find_busybox(), art.module_ko, art.kernel_release
+                ),
+            )
+        )
     return figures
 
 

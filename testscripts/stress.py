@@ -76,7 +76,8 @@ with subtest(f"open/close storm: {STORMERS} x {STORM_OPENS} opens"):
 with subtest(f"{UNLOAD_CYCLES} unloads while 2 readers keep opening the device"):
     # Readers ignore errors: while the module is gone, opening fails (ENOENT or ENXIO).
     machine.succeed(
-        "rm -f /tmp/pf-stop; "
+        # The trap stops the readers even if the loop below gives up and the command fails.
+        "rm -f /tmp/pf-stop; trap 'touch /tmp/pf-stop' EXIT; "
         + in_background(
             2, f"until test -e /tmp/pf-stop; do cat {DEV} > /dev/null 2>&1 || true; done"
         )

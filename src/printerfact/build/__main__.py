@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build failed: {e}", file=sys.stderr)
         return 2
     print(f"kernel  {art.bzimage} ({art.kernel_release})")
+    print(f"kbuild  {art.kbuild_dir}")
     print(f"module  {art.module_ko}")
     print(f"image   {art.initrd}")
     print(f"build: ready in {time.monotonic() - start:.1f} s", file=sys.stderr)

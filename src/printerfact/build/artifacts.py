@@ -18,7 +18,7 @@ class Artifacts:
 
 
 def ensure_artifacts(jobs: int | None = None) -> Artifacts:
-    """Toolchain check -> kernel -> module -> base image; each step is a cache hit when unchanged."""
+    """Toolchain check -> kernel -> module -> base image; each a cache hit when unchanged."""
     tc = toolchain.detect()
     kb = kernel.ensure_kernel(tc, jobs)
     ko = module.ensure_module(kb, tc)

@@ -12,12 +12,11 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from printerfact.nodes import NodeSpec, TestSpec
 
-from . import cache, paths
+from . import cache, cpio, paths
 from .cpio import CpioWriter
 
 if TYPE_CHECKING:
@@ -51,10 +50,13 @@ def ensure_base_image(module_ko: Path, release: str) -> Path:
             "module": cache.file_digest(module_ko),
             "facts": cache.file_digest(FACTS),
             "release": release,
+            "recipe": cache.recipe_digest(__file__, cpio.__file__),
         }
     )
     entry = paths.cache_root() / "image" / key
-    cache.ensure_entry(entry, lambda d: write_base_image(d / "initrd.cpio", busybox, module_ko, release))
+    cache.ensure_entry(
+        entry, lambda d: write_base_image(d / "initrd.cpio", busybox, module_ko, release)
+    )
     return entry / "initrd.cpio"
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,9 @@ from .toolchain import Toolchain, ToolchainError, check_rustavailable
 DEFAULT_SOURCE = Path("/usr/src/linux-source-6.12.tar.xz")
 MIN_VERSION = (6, 12, 19)  # 6.12.19 backported the KBox/KVec Rust API the module uses
 ESTIMATED_STEPS = 1300
+# Part of the cache key: bump it whenever _build changes what it produces (base config, make
+# targets or variables), so existing cache entries are not reused.
+RECIPE_VERSION = 1
 
 
 class KernelSourceError(RuntimeError):
@@ -91,10 +93,13 @@ def unpacked_source(src: Path) -> tuple[Path, str]:
     entry = paths.cache_root() / "src" / digest[:24]
 
     def extract(dest: Path) -> None:
-        with tarfile.open(src) as tar:
-            top = tar.getmembers()[0].name.split("/")[0]
-            tar.extractall(dest, filter="fully_trusted")
-        (dest / top).rename(dest / "linux")
+        # GNU tar: faster than tarfile, and tarfile's `filter` is missing before Python 3.11.4
+        # (Debian 12 has 3.11.2).  The tarball's top directory name varies; strip it.
+        (dest / "linux").mkdir()
+        subprocess.run(
+            ["tar", "-xf", str(src), "-C", str(dest / "linux"), "--strip-components=1"],
+            check=True,
+        )
 
     cache.ensure_entry(entry, extract)
     return entry / "linux", f"tarball:{digest}"
@@ -117,13 +122,18 @@ def check_version(version: tuple[int, int, int]) -> None:
         )
 
 
+def fragments() -> list[Path]:
+    """Config fragments in merge order: the project's, then the portable boot tuning."""
+    return [paths.FRAGMENT, paths.BOOT_FRAGMENT]
+
+
 def build_key(identity: str, toolchain: Toolchain) -> str:
     return cache.content_key(
         {
             "source": identity,
-            "fragment": cache.file_digest(paths.FRAGMENT),
+            "fragments": [cache.file_digest(f) for f in fragments()],
             "toolchain": toolchain.identity,
-            "targets": "bzImage modules",
+            "recipe": RECIPE_VERSION,
         }
     )
 
@@ -154,14 +164,14 @@ def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> N
             "-O",
             str(out),
             str(out / ".config"),
-            str(paths.FRAGMENT),
+            *map(str, fragments()),
         ],
         cwd=tree,
         **quiet,
     )
     subprocess.run([*make, "olddefconfig"], **quiet)  # type: ignore[call-overload]
     check_rustavailable(make, toolchain)
-    unmet = unmet_options(paths.FRAGMENT, out / ".config")
+    unmet = {k: v for f in fragments() for k, v in unmet_options(f, out / ".config").items()}
     if unmet:
         detail = ", ".join(f"{k}: want {w}, got {g}" for k, (w, g) in sorted(unmet.items()))
         raise ToolchainError(f"the kernel config does not honour the fragment: {detail}")

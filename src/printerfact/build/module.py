@@ -29,6 +29,7 @@ def ensure_module(kernel: KernelBuild, toolchain: Toolchain, src: Path = paths.M
             "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
             "kernel": str(kernel.build_dir),
             "toolchain": toolchain.identity,
+            "recipe": cache.recipe_digest(__file__),
         }
     )
     entry = paths.cache_root() / "module" / key

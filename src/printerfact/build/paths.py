@@ -7,7 +7,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MODULE_DIR = REPO_ROOT / "module"
-FRAGMENT = REPO_ROOT / "kernel" / "printerfact.config"
+FRAGMENT = REPO_ROOT / "kernel" / "printerfact.config"  # shared with kernel.nix
+BOOT_FRAGMENT = REPO_ROOT / "kernel" / "portable-boot.config"  # portable runner only
 GUEST_DIR = Path(__file__).resolve().parents[1] / "guest"
 
 

@@ -121,11 +121,19 @@ def install_cargo_tool(tool: CargoTool) -> None:
 
 
 def venv_stamp() -> str:
-    return hashlib.sha256((paths.REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """What the venv was made from: the dependencies and the interpreter that made it."""
+    h = hashlib.sha256((paths.REPO_ROOT / "pyproject.toml").read_bytes())
+    h.update(f"{sys.executable}\n{sys.version}".encode())
+    return h.hexdigest()
+
+
+def venv_works() -> bool:
+    python = VENV / "bin/python"
+    return python.is_file() and subprocess.run([str(python), "-c", ""]).returncode == 0
 
 
 def ensure_venv() -> None:
-    if VENV_STAMP.is_file() and VENV_STAMP.read_text() == venv_stamp():
+    if VENV_STAMP.is_file() and VENV_STAMP.read_text() == venv_stamp() and venv_works():
         return
     print("provision: creating the Python venv (.venv)", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)

@@ -36,6 +36,8 @@ if [ "$PF_MODULE_AT_BOOT" = 1 ]; then
 fi
 
 for name in $PF_SERVICES; do
+    # Known before boot is declared finished, so wait_for_unit never sees it missing.
+    echo activating > "/run/units/$name.service"
     /usr/lib/printerfact/service.sh "$name" &
 done
 
