@@ -17,7 +17,9 @@ def _unpack(archive: bytes, dest: Path) -> None:
     dest.mkdir()
     subprocess.run(
         ["cpio", "-id", "--quiet", "--no-absolute-filenames"],
-        input=archive, cwd=dest, check=True,
+        input=archive,
+        cwd=dest,
+        check=True,
     )
 
 

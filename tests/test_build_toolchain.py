@@ -16,8 +16,12 @@ from printerfact.build import distro, paths, toolchain
 def _run_build(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_overrides}
     return subprocess.run(
-        [sys.executable, "-m", "printerfact.build"], capture_output=True, text=True, env=env,
-        cwd=paths.REPO_ROOT, timeout=120,
+        [sys.executable, "-m", "printerfact.build"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=paths.REPO_ROOT,
+        timeout=120,
     )
 
 
@@ -48,8 +52,10 @@ def test_rustc_without_rust_src_is_explained(tmp_path: Path) -> None:
     fake_sysroot = tmp_path / "sysroot"
     (fake_sysroot / "bin").mkdir(parents=True)
     script = fake_sysroot / "bin" / "rustc"
-    script.write_text(f'#!/bin/sh\n[ "$1 $2" = "--print sysroot" ] && echo {fake_sysroot} && exit 0\n'
-                      'exec /usr/bin/rustc "$@"\n')
+    script.write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "--print sysroot" ] && echo {fake_sysroot} && exit 0\n'
+        'exec /usr/bin/rustc "$@"\n'
+    )
     script.chmod(0o755)
     result = _run_build({"RUSTC": str(script)})
     assert result.returncode == 2

@@ -30,9 +30,16 @@ from printerfact.nodes import NodeDescriptionError, load_tests, to_json_model
 REPO = Path(__file__).resolve().parents[1]
 NIX_FILES = sorted([*REPO.glob("*.nix"), *REPO.glob("nix/*.nix")])
 EXPECTED_NIX_FILES = {
-    "default.nix", "kernel.nix", "test.nix", "release.nix",
-    "nix/sources.nix", "nix/nodes.nix", "nix/kconfig.nix", "nix/module.nix",
-    "nix/nixos-node.nix", "nix/rustc-nightly.nix",
+    "default.nix",
+    "kernel.nix",
+    "test.nix",
+    "release.nix",
+    "nix/sources.nix",
+    "nix/nodes.nix",
+    "nix/kconfig.nix",
+    "nix/module.nix",
+    "nix/nixos-node.nix",
+    "nix/rustc-nightly.nix",
 }
 
 NIX_LINTERS = {tool.crate: tool for tool in provision.NIX_TOOLS}
@@ -53,14 +60,21 @@ def nix_instantiate() -> str:
     return path
 
 
-def nix_eval(expr: str, env: dict[str, str] | None = None, cwd: Path = REPO,
-             **argstr: str) -> object:
+def nix_eval(
+    expr: str, env: dict[str, str] | None = None, cwd: Path = REPO, **argstr: str
+) -> object:
     """Evaluate `expr` strictly to JSON; raises NixError with Nix's message on failure."""
     args = [nix_instantiate(), "--eval", "--strict", "--json", "--expr", expr]
     for name, value in argstr.items():
         args += ["--argstr", name, value]
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     if proc.returncode != 0:
         raise NixError(proc.stderr)
     return json.loads(proc.stdout)
@@ -72,14 +86,16 @@ class NixError(Exception):
 
 # --- parsing --------------------------------------------------------------------------------
 
+
 def test_nix_files_present() -> None:
     assert {str(p.relative_to(REPO)) for p in NIX_FILES} == EXPECTED_NIX_FILES
 
 
 @pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_parses(path: Path) -> None:
-    proc = subprocess.run([nix_instantiate(), "--parse", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [nix_instantiate(), "--parse", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -113,8 +129,9 @@ def _both(tmp_path: Path, tests: dict[str, object]) -> tuple[object, object]:
     except NodeDescriptionError as e:
         py = e
     try:
-        nix: object = nix_eval(f"builtins.mapAttrs (_: t: removeAttrs t [\"script\"]) "
-                               f"(import {NODES} {toml_path})")
+        nix: object = nix_eval(
+            f'builtins.mapAttrs (_: t: removeAttrs t ["script"]) (import {NODES} {toml_path})'
+        )
     except NixError as e:
         nix = e
     return py, nix
@@ -126,6 +143,7 @@ def _to_toml(tests: dict[str, object]) -> str:
         if isinstance(v, dict):
             return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
         return json.dumps(v)
+
     lines = []
     for test, nodes in tests.items():
         assert isinstance(nodes, dict)
@@ -138,11 +156,20 @@ def _to_toml(tests: dict[str, object]) -> str:
 
 
 def test_nodes_addressing_and_defaults(tmp_path: Path) -> None:
-    py, nix = _both(tmp_path, {"t": {
-        "zeta": {"vlans": [2, 1], "users": ["bob", "alice"], "memory_mb": 512},
-        "alpha": {"vlans": [], "services": {"web": "exec sleep 1"}, "packages": ["busybox"]},
-        "mid-node": {"module_at_boot": False, "cpus": 2},
-    }})
+    py, nix = _both(
+        tmp_path,
+        {
+            "t": {
+                "zeta": {"vlans": [2, 1], "users": ["bob", "alice"], "memory_mb": 512},
+                "alpha": {
+                    "vlans": [],
+                    "services": {"web": "exec sleep 1"},
+                    "packages": ["busybox"],
+                },
+                "mid-node": {"module_at_boot": False, "cpus": 2},
+            }
+        },
+    )
     assert nix == py
     assert isinstance(nix, dict)
     nodes = nix["t"]["nodes"]
@@ -153,16 +180,20 @@ def test_nodes_addressing_and_defaults(tmp_path: Path) -> None:
     assert nodes["mid-node"]["memory_mb"] == 1024 and nodes["alpha"]["cpus"] == 1
 
 
-@pytest.mark.parametrize("node", [
-    {"colour": "red"},
-    {"packages": ["nginx"]},
-    {"vlans": [0]},
-    {"vlans": [255]},
-    {"memory_mb": 0},
-    {"cpus": -1},
-    {"users": "alice"},
-    {"services": {"Bad_Name": "true"}},
-], ids=lambda n: json.dumps(n))
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"colour": "red"},
+        {"packages": ["nginx"]},
+        {"vlans": [0]},
+        {"vlans": [255]},
+        {"memory_mb": 0},
+        {"cpus": -1},
+        {"users": "alice"},
+        {"services": {"Bad_Name": "true"}},
+    ],
+    ids=lambda n: json.dumps(n),
+)
 def test_nodes_both_reject(tmp_path: Path, node: dict[str, object]) -> None:
     py, nix = _both(tmp_path, {"t": {"machine": node}})
     assert isinstance(py, NodeDescriptionError)
@@ -176,6 +207,7 @@ def test_nodes_reject_bad_node_name(tmp_path: Path) -> None:
 
 
 # --- kernel config --------------------------------------------------------------------------
+
 
 def parse_fragment(text: str) -> dict[str, str]:
     """The fragment as merge_config.sh reads it (an independent reading to compare with Nix)."""
@@ -212,10 +244,13 @@ def test_kconfig_forms(tmp_path: Path) -> None:
     assert parse_fragment(text) == {"A": "y", "B": "n", "S": "x y", "N": "0x10"}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("CONFIG_A=y\nCONFIG_A=m\n", "options set twice"),
-    ("CONFIG_A=y\nA=y\n", "cannot parse line: A=y"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("CONFIG_A=y\nCONFIG_A=m\n", "options set twice"),
+        ("CONFIG_A=y\nA=y\n", "cannot parse line: A=y"),
+    ],
+)
 def test_kconfig_rejects(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "f.config").write_text(text)
     with pytest.raises(NixError, match=message):
@@ -294,11 +329,19 @@ def test_nixos_node_network_server() -> None:
         "kernelModules": ["printerfact"],
     }
     busybox_only = "/runCommand/busybox-only-1.36.1"
-    assert cfg["environment"] == {"etc": {"printerfact/facts.txt": {"source": "/facts.txt"}},
-                                  "systemPackages": [busybox_only]}
-    assert cfg["systemd"] == {"services": {"factd": {
-        "wantedBy": ["multi-user.target"], "path": [busybox_only],
-        "script": "exec busybox nc -ll -p 8000 -e cat /dev/printerfact"}}}
+    assert cfg["environment"] == {
+        "etc": {"printerfact/facts.txt": {"source": "/facts.txt"}},
+        "systemPackages": [busybox_only],
+    }
+    assert cfg["systemd"] == {
+        "services": {
+            "factd": {
+                "wantedBy": ["multi-user.target"],
+                "path": [busybox_only],
+                "script": "exec busybox nc -ll -p 8000 -e cat /dev/printerfact",
+            }
+        }
+    }
     assert cfg["networking"] == {"hostName": "server", "firewall": {"enable": False}}
     assert cfg["virtualisation"] == {"vlans": [1], "memorySize": 1024, "cores": 1}
     assert cfg["assertions"][0]["assertion"] is True  # type: ignore[index]
@@ -370,19 +413,25 @@ SOURCES_NIX = str(REPO / "nix" / "sources.nix")
 
 
 def test_sources_override_absolute_and_relative(tmp_path: Path) -> None:
-    expr = f"map (n: toString (import {SOURCES_NIX}).${{n}}.outPath) [ \"linux\" \"nixpkgs\" ]"
+    expr = f'map (n: toString (import {SOURCES_NIX}).${{n}}.outPath) [ "linux" "nixpkgs" ]'
     env = {"NIV_OVERRIDE_linux": "/srv/linux", "NIV_OVERRIDE_nixpkgs": "np", "PWD": str(tmp_path)}
     assert nix_eval(expr, env=env, cwd=tmp_path) == ["/srv/linux", f"{tmp_path}/np"]
 
 
 def test_sources_spec_fields_and_names(tmp_path: Path) -> None:
-    (tmp_path / "s.json").write_text(json.dumps({
-        "my-src.v2": {"type": "local", "path": "/etc", "extra": "kept"},
-        "plain": {"type": "local", "path": "/usr"},
-    }))
+    (tmp_path / "s.json").write_text(
+        json.dumps(
+            {
+                "my-src.v2": {"type": "local", "path": "/etc", "extra": "kept"},
+                "plain": {"type": "local", "path": "/usr"},
+            }
+        )
+    )
     # (An attrset with outPath would print as its path: report it under another name.)
-    expr = (f"builtins.mapAttrs (_: s: removeAttrs s [ \"outPath\" ] // {{ out = toString s; }}) "
-            f"(import {SOURCES_NIX} {{ sourcesFile = {tmp_path}/s.json; pkgs = null; }})")
+    expr = (
+        f'builtins.mapAttrs (_: s: removeAttrs s [ "outPath" ] // {{ out = toString s; }}) '
+        f"(import {SOURCES_NIX} {{ sourcesFile = {tmp_path}/s.json; pkgs = null; }})"
+    )
     # Non-alphanumerics in the name become "_" in the variable, as in niv.
     result = nix_eval(expr, env={"NIV_OVERRIDE_my_src_v2": "/opt"})
     assert result == {
@@ -391,11 +440,14 @@ def test_sources_spec_fields_and_names(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"path": "/etc"}, "does not have a 'type' attribute"),
-    ({"type": "svn"}, "has unknown type"),
-    ({"type": "local", "path": "/etc", "outPath": "/x"}, "should not have an 'outPath'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"path": "/etc"}, "does not have a 'type' attribute"),
+        ({"type": "svn"}, "has unknown type"),
+        ({"type": "local", "path": "/etc", "outPath": "/x"}, "should not have an 'outPath'"),
+    ],
+)
 def test_sources_reject(tmp_path: Path, spec: dict[str, str], message: str) -> None:
     (tmp_path / "s.json").write_text(json.dumps({"x": spec}))
     with pytest.raises(NixError, match=message):
@@ -404,15 +456,24 @@ def test_sources_reject(tmp_path: Path, spec: dict[str, str], message: str) -> N
 
 # --- linters and docs -----------------------------------------------------------------------
 
+
 def test_deadnix_clean() -> None:
-    proc = subprocess.run([str(cargo_tool("deadnix")), "--fail", *map(str, NIX_FILES)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(cargo_tool("deadnix")), "--fail", *map(str, NIX_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_nixpkgs_fmt_clean() -> None:
-    proc = subprocess.run([str(cargo_tool("nixpkgs-fmt")), "--check", *map(str, NIX_FILES)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(cargo_tool("nixpkgs-fmt")), "--check", *map(str, NIX_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -421,10 +482,11 @@ def test_statix_clean() -> None:
     # server) nor in any other registry these machines reach, so provisioning cannot install it.
     statix = shutil.which("statix")
     if statix is None:
-        pytest.skip("statix unavailable: not on crates.io; where nixpkgs is at hand run "
-                    "`nix-shell -p statix --run 'statix check .'`")
-    proc = subprocess.run([statix, "check", str(REPO)], capture_output=True, text=True,
-                          timeout=120)
+        pytest.skip(
+            "statix unavailable: not on crates.io; where nixpkgs is at hand run "
+            "`nix-shell -p statix --run 'statix check .'`"
+        )
+    proc = subprocess.run([statix, "check", str(REPO)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -433,8 +495,9 @@ def test_linters_catch_problems(tmp_path: Path) -> None:
     bad = tmp_path / "bad.nix"
     bad.write_text("{a,b}:   let c = 1; in a\n")
     for crate, flag in (("deadnix", "--fail"), ("nixpkgs-fmt", "--check")):
-        proc = subprocess.run([str(cargo_tool(crate)), flag, str(bad)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [str(cargo_tool(crate)), flag, str(bad)], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode != 0, crate
 
 
