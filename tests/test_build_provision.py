@@ -1,0 +1,67 @@
+"""Provisioning: what it would install, and what it says when it may not install."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from printerfact.build import distro, paths, progress, provision
+
+
+def test_package_set_covers_every_tool_for_both_releases() -> None:
+    for release in distro.SUPPORTED:
+        pkgs = provision.debian_packages(release)
+        assert distro.package_for("rustc", release) in pkgs
+        assert distro.package_for("rust-src", release) in pkgs
+        assert {"linux-source-6.12", "busybox-static", "qemu-system-x86", "nix-bin"} <= set(pkgs)
+    assert "bindgen" in provision.debian_packages("trixie")  # 0.71 there: new enough
+
+
+def test_nothing_missing_after_provisioning() -> None:
+    # The suite runs after `make provision`, so this is the idempotence check: a second run
+    # would install nothing.
+    assert provision.missing_packages(provision.debian_packages(distro.codename())) == []
+    for tool in provision.NIX_TOOLS:
+        assert tool.path.is_file(), tool
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_non_root_gets_the_exact_command(tmp_path: Path) -> None:
+    # Run as `nobody` with the system python, as a user without root would.
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    assert python, "python3 missing: apt-get install python3"
+    code = (
+        "from printerfact.build import provision\n"
+        "provision.install_packages(['printerfact-no-such-package'])\n"
+    )
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(paths.REPO_ROOT / "src")},
+    )
+    assert result.returncode != 0
+    assert "run as root" in result.stderr
+    assert (
+        "apt-get update && apt-get install -y -q --no-install-recommends "
+        "printerfact-no-such-package" in result.stderr
+    )
+
+
+def test_build_failure_shows_the_log_tail(tmp_path: Path) -> None:
+    log = tmp_path / "step.log"
+    script = "for i in $(seq 1 100); do echo line-$i; done; exit 3"
+    with pytest.raises(progress.BuildError) as err:
+        progress.run_logged(["sh", "-c", script], log=log, label="step")
+    message = str(err.value)
+    assert "step failed (exit 3)" in message
+    assert "line-61" in message and "line-100" in message  # the last 40 lines
+    assert "line-60\n" not in message
+    assert f"Full log: {log}" in message
+    assert log.read_text().count("\n") == 100  # the whole output is kept
