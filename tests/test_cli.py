@@ -133,6 +133,67 @@ def test_dry_run_prints_each_nodes_qemu_command(
     assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:01,id=nic0" in client
 
 
+def test_dry_run_boots_nothing_and_its_initrds_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from printerfact.build.artifacts import Artifacts
+    from printerfact.vm import kvm_probe, process
+
+    def tripwire(*args: object, **kw: object) -> None:
+        raise AssertionError("--dry-run started a process")
+
+    base_image = tmp_path / "initrd.cpio"
+    base_image.write_bytes(b"base")
+    kernel = tmp_path / "bzImage"
+    artifacts = Artifacts(kernel, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
+    monkeypatch.setattr(cli, "_artifacts", lambda: artifacts)
+    # No override and an empty probe cache: a driver left to choose would probe KVM.
+    monkeypatch.delenv("PRINTERFACT_ACCEL", raising=False)
+    monkeypatch.setenv("PRINTERFACT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(kvm_probe, "probe_kvm", tripwire)
+    monkeypatch.setattr(process, "_popen", tripwire)
+    out = tmp_path / "out"
+    assert cli.main(["run", "--dry-run", "--skip-checks", "network", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "--dry-run shows -accel tcg" in captured.err
+    lines = captured.out.splitlines()
+    assert [ln for ln in lines if ln.startswith("#")] == ["# network: server", "# network: client"]
+    for line in lines[1::2]:
+        argv = shlex.split(line)
+        assert argv[0] == "qemu-system-x86_64"
+        assert argv[argv.index("-accel") + 1] == "tcg"
+        initrd = Path(argv[argv.index("-initrd") + 1])
+        assert initrd.is_file() and initrd.is_relative_to(out)  # still there after the run
+        assert initrd.read_bytes().startswith(b"base")
+    assert not (tmp_path / "cache" / "accel.json").exists()
+    monkeypatch.setenv("PRINTERFACT_ACCEL", "kvm")
+    assert cli.main(["run", "--dry-run", "--skip-checks", "lifecycle", "-o", str(out)]) == 0
+    argv = shlex.split(capsys.readouterr().out.splitlines()[1])
+    assert argv[argv.index("-accel") + 1] == "kvm"
+
+
+def test_junit_merge_marks_a_test_that_broke_outside_its_subtests(tmp_path: Path) -> None:
+    # The driver wrote JUnit with every subtest passed, then the run broke (final sync, exit).
+    suite = tmp_path / "a.xml"
+    suite.write_text(
+        '<testsuites><testsuite name="a" tests="1"><testcase name="boots"/></testsuite>'
+        "</testsuites>"
+    )
+    outcomes = [Outcome("a", "error", 1.0, "VMCrashed: QEMU died during the final sync")]
+    dest = tmp_path / "junit.xml"
+    runner.merge_junit(outcomes, {"a": suite}, dest)
+    root = ET.parse(dest).getroot()
+    errors = root.findall("testsuite/testcase/error")
+    assert [e.get("message") for e in errors] == ["VMCrashed: QEMU died during the final sync"]
+    assert [c.get("name") for c in root.iter("testcase")] == ["boots", "main"]
+    # A failure the JUnit already shows is not reported twice.
+    suite.write_text(
+        '<testsuite name="a"><testcase name="boots"><failure message="x"/></testcase></testsuite>'
+    )
+    runner.merge_junit([Outcome("a", "failed", 1.0, "boom")], {"a": suite}, dest)
+    assert len(list(ET.parse(dest).getroot().iter("testcase"))) == 1
+
+
 def test_repl_on_a_pipe_runs_code_with_the_symbols(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,10 +7,12 @@ import pty
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,3 +198,60 @@ def test_decode_reply_ignores_stale_replies_and_waits_for_the_end() -> None:
 def test_encode_request_is_one_line() -> None:
     req = encode_request(9, "echo a\necho b\n", 30)
     assert req.count(b"\n") == 1 and req.startswith(b"PFQ 9 30 ")
+
+
+def test_output_of_a_leftover_child_does_not_leak_into_a_later_reply(agent: Agent) -> None:
+    # The background writer inherits the first command's stdout and writes after its reply.
+    first = agent.chan.run("(sleep 0.3; echo LATE-LATE-LATE-LATE-LATE) &", timeout=10)
+    assert first.stdout == b""
+    second = agent.chan.run("sleep 1; echo ok", timeout=10)
+    assert second.stdout == b"ok\n"
+    time.sleep(0.5)  # the writer is done by now
+    assert agent.chan.run("true", timeout=10).stdout == b""
+    # Only the running request's own .cmd and .out files are left: the others were removed.
+    files = agent.chan.run("ls $PF_AGENT_TMPDIR | grep pf-agent", timeout=10).stdout.split()
+    assert len(files) == 2
+
+
+def _send_to_a_guest_that_does_not_read(a: Agent, **kw: Any) -> BaseException | None:
+    a.chan.send("sleep 60", None)  # the agent runs this and reads no further request
+    time.sleep(0.5)
+    big = "true #" + "x" * (4 * 1024 * 1024)  # far more than any pipe buffer
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            a.chan.run(big, timeout=None, **kw)
+        except BaseException as e:
+            caught.append(e)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive(), "a large request blocked in write() past abort and deadline"
+    return caught[0] if caught else None
+
+
+def test_large_request_to_a_guest_that_stopped_reading_aborts(tmp_path: Path) -> None:
+    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    try:
+        dead_at = time.monotonic() + 1.5
+        a.chan._abort = lambda: "VM gone" if time.monotonic() > dead_at else None
+        err = _send_to_a_guest_that_does_not_read(a)
+        assert isinstance(err, ChannelError) and "VM gone" in str(err)
+    finally:
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()
+
+
+def test_large_request_to_a_guest_that_stopped_reading_times_out(tmp_path: Path) -> None:
+    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    try:
+        err = _send_to_a_guest_that_does_not_read(a, host_timeout=1.0)
+        assert isinstance(err, ChannelTimeout)
+        # Half a request went out: the stream is corrupt, later calls must not pretend otherwise.
+        with pytest.raises(ChannelError, match="only in part"):
+            a.chan.run("true", timeout=10)
+    finally:
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()

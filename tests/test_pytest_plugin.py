@@ -105,3 +105,30 @@ def test_console_tail_shows_only_console_logs(tmp_path: Path) -> None:
     tail = pytest_plugin.console_tails(out, lines=3)
     assert tail[1:] == ["line 97", "line 98", "line 99"]
     assert "machine.console.log" in tail[0] and "driver.log" not in "".join(tail)
+
+
+def test_sigterm_in_a_test_stops_the_session(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Driver (no VM is started) gets a real SIGTERM: no further item may run."""
+    from printerfact.build.artifacts import Artifacts
+
+    tmp = project.path
+    base_image = tmp / "initrd.cpio"
+    base_image.write_bytes(b"")
+    fake = Artifacts(tmp / "bzImage", "6.12.0", tmp, tmp / "printerfact.ko", base_image)
+    monkeypatch.setattr(pytest_plugin, "require_clean", lambda *a, **k: None)
+    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config: fake)
+    monkeypatch.setenv("PRINTERFACT_ACCEL", "tcg")
+    marker = tmp / "beta-ran"
+    project.makepyfile(
+        alpha="import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n",
+        beta=f"open({str(marker)!r}, 'w').close()\n",
+    )
+    result = project.runpytest(
+        "-p", "printerfact.pytest_plugin", f"--printerfact-out={tmp / 'o'}", "tests.toml"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Terminated: the driver got SIGTERM*"])
+    result.stdout.fnmatch_lines(["*Interrupted: printerfact: terminated (SIGTERM)*"])
+    assert not marker.exists()

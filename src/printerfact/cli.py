@@ -3,7 +3,7 @@
 Options take their defaults from environment variables (named in `--help`), as nixpkgs'
 driver does, so CI can set them once; a flag given on the command line always wins.
 Exit status: 0 all passed; 1 a static check or a test failed (or its VM broke); 2 usage or build
-error.
+error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): the remaining tests do not run.
 """
 
 from __future__ import annotations
@@ -170,6 +170,8 @@ def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    from printerfact.driver.errors import Terminated
+
     if args.interactive and len(tests) != 1:
         print("printerfact: --interactive takes exactly one TEST", file=sys.stderr)
         return 2
@@ -202,6 +204,10 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
         print("printerfact: interrupted", file=sys.stderr)
         print(runner.summary_table(outcomes))
         return 130
+    except Terminated:  # SIGTERM: the driver has stopped its VMs; run nothing more
+        print("printerfact: terminated (SIGTERM)", file=sys.stderr)
+        print(runner.summary_table(outcomes))
+        return 143
     if args.junit_xml:
         per_test = {t.name: runner.test_out_dir(out, t) / "junit.xml" for t in tests}
         # Relative to the output directory, as nixpkgs' driver does (an absolute path stays).
@@ -222,15 +228,34 @@ def _artifacts() -> Artifacts | None:
 
 
 def _dry_run(tests: list[TestSpec], artifacts: Artifacts, out: Path) -> int:
-    """Each node's QEMU command, as the driver would run it (node initrds are written)."""
-    from printerfact.driver.driver import Driver
-    from printerfact.vm.qemu_argv import qemu_argv, render
+    """Each node's QEMU command, as the driver would run it; boots nothing, not even a KVM probe.
 
+    The node initrds are written under `<out>/<test>/vm-state-<node>/`, so the printed paths
+    exist after the run.  The accelerator is $PRINTERFACT_ACCEL if it names one, else tcg.
+    """
+    from printerfact.driver.driver import Driver
+    from printerfact.vm.kvm_probe import ENV as ACCEL_ENV
+    from printerfact.vm.qemu_argv import Accel, render
+
+    wanted = os.environ.get(ACCEL_ENV, "auto")
+    accel: Accel = "kvm" if wanted == "kvm" else "tcg"
+    if wanted not in ("kvm", "tcg"):
+        print(
+            f"printerfact: --dry-run shows -accel tcg ({ACCEL_ENV}={wanted}: a real run may"
+            " choose kvm after probing it; set kvm or tcg to choose)",
+            file=sys.stderr,
+        )
     for test in tests:
-        with Driver(test, artifacts, runner.test_out_dir(out, test)) as driver:
+        # keep_vm_state: the node state (the initrds) lives in the output directory, not in
+        # the driver's private directory that is removed on exit.
+        with Driver(
+            test, artifacts, runner.test_out_dir(out, test), keep_vm_state=True, accel=accel
+        ) as driver:
             for m in driver.machines:
-                print(f"# {test.name}: {m.name}")
-                print(render(qemu_argv(m.qemu_config(m.config.initrd()))))
+                m.prepare_initrd()
+            for name, argv in driver.qemu_command_lines().items():
+                print(f"# {test.name}: {name}")
+                print(render(argv))
     return 0
 
 

@@ -86,14 +86,21 @@ class ScriptItem(pytest.Item):
 
     def runtest(self) -> None:
         # Static checks first: a typo must not cost a kernel build or a boot.
+        from printerfact.driver.errors import Terminated
+
         require_clean([self.spec])
-        runner.execute(
-            self.spec,
-            _artifacts(self.config),
-            self.out_dir,
-            keep_vm_state=self.config.getoption("printerfact_keep_vm_state"),
-            global_timeout=self.config.getoption("printerfact_global_timeout"),
-        )
+        try:
+            runner.execute(
+                self.spec,
+                _artifacts(self.config),
+                self.out_dir,
+                keep_vm_state=self.config.getoption("printerfact_keep_vm_state"),
+                global_timeout=self.config.getoption("printerfact_global_timeout"),
+            )
+        except Terminated:
+            # SIGTERM is not this test's verdict: like Ctrl-C, no further item boots a VM.
+            self.session.shouldstop = "printerfact: terminated (SIGTERM)"
+            raise
 
     def repr_failure(
         self,
@@ -123,9 +130,12 @@ def _artifacts(config: pytest.Config) -> Artifacts:
     """Built (or taken from the cache) once per session; a failed build fails every item fast."""
     if _ARTIFACTS not in config.stash:
         from printerfact.build.artifacts import ensure_artifacts
+        from printerfact.driver.errors import Terminated
 
         try:
             config.stash[_ARTIFACTS] = ensure_artifacts()
+        except Terminated:
+            raise  # not a build failure to remember for every item
         except Exception as e:
             config.stash[_ARTIFACTS] = e
     result = config.stash[_ARTIFACTS]

@@ -86,7 +86,13 @@ def run_one(
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
 ) -> Outcome:
-    """`execute` with its time and verdict; never raises for a failing or broken test."""
+    """`execute` with its time and verdict; never raises for a failing or broken test.
+
+    A SIGTERM (`Terminated`) is not a verdict on the test: like Ctrl-C it propagates, so the
+    caller stops instead of booting the next test's VMs.
+    """
+    from printerfact.driver.errors import Terminated
+
     start = time.monotonic()
     try:
         execute(
@@ -97,6 +103,8 @@ def run_one(
             global_timeout=global_timeout,
             junit_xml=junit_xml,
         )
+    except Terminated:
+        raise
     except (Exception, SystemExit) as e:
         status = classify(e)
         detail = f"{type(e).__name__}: {e}" if status != "passed" else ""
@@ -116,8 +124,9 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
 def merge_junit(outcomes: Sequence[Outcome], per_test: dict[str, Path], dest: Path) -> None:
     """One `<testsuites>` file from each test's own JUnit file (one testcase per subtest).
 
-    A test that died before its driver wrote JUnit gets a suite with a single errored case,
-    so the report never silently loses a test.
+    A test that died before its driver wrote JUnit, or that did not pass although no case in
+    its JUnit failed, gets a suite with a single failed/errored case, so the report never
+    silently loses a test or calls a broken one passed.
     """
     root = ET.Element("testsuites")
     for o in outcomes:
@@ -127,7 +136,9 @@ def merge_junit(outcomes: Sequence[Outcome], per_test: dict[str, Path], dest: Pa
             name = suite.get("name", o.test)
             suite.set("name", name if name == o.test else f"{o.test}: {name}")
             root.append(suite)
-        if not suites:
+        if not suites or (o.status != "passed" and not _has_failure(suites)):
+            # Died before the driver wrote JUnit, or broke outside every subtest (the driver's
+            # start, the final sync): the per-test file alone would say it passed.
             root.append(_synthetic_suite(o))
     dest.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(dest, encoding="utf-8", xml_declaration=True)
@@ -139,6 +150,14 @@ def _suites(path: Path) -> list[ET.Element]:
     except ET.ParseError:
         return []
     return [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+
+
+def _has_failure(suites: list[ET.Element]) -> bool:
+    return any(
+        case.find("failure") is not None or case.find("error") is not None
+        for suite in suites
+        for case in suite.iter("testcase")
+    )
 
 
 def _synthetic_suite(o: Outcome) -> ET.Element:

@@ -46,3 +46,18 @@ def test_env_override(
     monkeypatch.setenv(kvm_probe.ENV, "fast")
     with pytest.raises(ValueError, match="kvm, tcg or auto"):
         kvm_probe.choose_accel(artifacts.bzimage, said.append)
+
+
+def test_probe_requires_the_kernel_to_reach_init_not_just_its_banner(artifacts: Artifacts) -> None:
+    # The probe's boot logic under TCG (KVM is not usable everywhere the tests run).
+    t0 = time.monotonic()
+    works, why = kvm_probe.probe_boot(artifacts.bzimage, "tcg")
+    assert works, why
+    assert time.monotonic() - t0 < kvm_probe.PROBE_SECONDS
+    # With 6 MiB the kernel prints its banner and dies before it runs init: a guest that
+    # starts and then crashes must not count as a working accelerator.
+    works, why = kvm_probe.probe_boot(
+        artifacts.bzimage, "tcg", append=f"{kvm_probe.PROBE_APPEND} mem=6M"
+    )
+    assert not works
+    assert "the banner, then it stopped before running init" in why

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import json
@@ -10,12 +11,17 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from printerfact.build.artifacts import Artifacts
+from printerfact.driver import session
+from printerfact.driver.errors import VMCrashed
+from printerfact.vm.qemu_argv import qemu_argv
 
 pytestmark = pytest.mark.vm
 PR_SET_CHILD_SUBREAPER = 36
@@ -141,3 +147,108 @@ def _reaped(pid: int) -> bool:
     except ChildProcessError:
         return not Path(f"/proc/{pid}").exists()
     return done == pid
+
+
+TWO_TESTS_TOML = """
+[tests.first]
+script = "first.py"
+[tests.first.nodes.machine]
+[tests.second]
+script = "second.py"
+[tests.second.nodes.machine]
+"""
+
+FIRST = """
+start_all()
+machine.succeed("true")
+print("SOCKETS", driver.tmp_dir, flush=True)
+print("READY", flush=True)
+machine.succeed("sleep 600")
+"""
+
+SECOND = """
+open({marker!r}, "w").close()
+start_all()
+"""
+
+
+def test_sigterm_stops_printerfact_run_before_the_next_test(tmp_path: Path) -> None:
+    (tmp_path / "tests.toml").write_text(TWO_TESTS_TOML)
+    (tmp_path / "first.py").write_text(FIRST)
+    (tmp_path / "second.py").write_text(SECOND.format(marker=str(tmp_path / "second-started")))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "printerfact.cli", "--tests-file", str(tmp_path / "tests.toml"),
+         "run", "--skip-checks", "-o", str(out), "first", "second"],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "stderr.log").open("w"),
+        text=True,
+        env={**os.environ, "PRINTERFACT_ACCEL": "tcg"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    sockets: Path | None = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or line.startswith("READY"):
+            break
+        if line.startswith("SOCKETS "):
+            sockets = Path(line.split(" ", 1)[1].strip())
+    if sockets is None or proc.poll() is not None:
+        proc.kill()
+        pytest.fail("first test never got ready:\n" + (tmp_path / "stderr.log").read_text())
+    assert len(_qemu_pids_using(sockets)) == 1
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 15  # promptly: no second boot
+    assert code != 0
+    assert _qemu_pids_using(sockets) == [] and not sockets.exists()
+    assert not (tmp_path / "second-started").exists()
+    assert not (out / "second").exists()
+    assert "terminated" in (tmp_path / "stderr.log").read_text()
+
+
+def test_repeated_ctrl_c_does_not_break_the_cleanup(artifacts: Artifacts, tmp_path: Path) -> None:
+    proc, sockets = _run_until_ready(artifacts, tmp_path)
+    assert len(_qemu_pids_using(sockets)) == 2
+    # A user hammering Ctrl-C: signals keep coming while the driver cleans up.
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+        time.sleep(0.002)
+    assert proc.wait(timeout=10) != 0
+    assert _qemu_pids_using(sockets) == []
+    assert not sockets.exists()  # the cleanup ran to its end
+    assert "error during cleanup" not in (tmp_path / "stderr.log").read_text()
+
+
+def test_monitor_without_greeting_cleans_up_and_is_a_vm_crash(
+    driver_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "MONITOR_GREETING_S", 2.0)
+    with driver_for(tmp_path) as d:
+        m = d.machines[0]
+        qc = m.qemu_config(m.prepare_initrd())
+        argv = qemu_argv(qc)
+        # A real QEMU that connects the monitor socket but never speaks HMP on it.
+        i = argv.index("chardev=monitor,mode=readline")
+        argv[i - 1 : i + 1] = ["-serial", "chardev:monitor"]
+        sockets = {"serial": qc.serial_socket, "monitor": qc.monitor_socket}
+        sockets["shell"] = qc.shell_socket
+        with pytest.raises(VMCrashed, match="monitor did not answer"):
+            session.VmSession("machine", argv, sockets, tmp_path / "c.log", print, print)
+        assert _qemu_pids_using(d.tmp_dir) == []
+
+        def readers() -> list[str]:
+            names = [t.name for t in threading.enumerate()]
+            return [n for n in names if n.startswith(("console-", "qemu-out-"))]
+
+        deadline = time.monotonic() + 5
+        while readers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert readers() == []  # the console and QEMU output readers are gone

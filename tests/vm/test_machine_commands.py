@@ -117,7 +117,11 @@ def test_wait_for_unit(machine: Machine) -> None:
     machine.succeed("echo inactive > /run/units/stopped.service")
     with pytest.raises(RequestedAssertionFailed, match="no pending jobs"):
         machine.wait_for_unit("stopped.service", timeout=60)
+    with pytest.raises(RequestedAssertionFailed, match="unknown.*no pending jobs"):
+        machine.wait_for_unit("no-such-unit", timeout=60)
     assert time.monotonic() - t0 < 10  # both at once, not after the timeout
+    # A unit that is still starting is waited for (an unknown one fails at once, see above).
+    machine.succeed("echo activating > /run/units/late.service")
     machine.succeed("(sleep 2; echo active > /run/units/late.service) >/dev/null 2>&1 &")
     machine.wait_for_unit("late", timeout=30)  # no suffix: a .service, as with systemd
 
@@ -153,6 +157,34 @@ def test_copy_from_host_and_vm(machine: Machine, driver: Driver, tmp_path: Path)
     assert (driver.out_dir / "back" / "copy.bin").read_bytes() == blob
     machine.copy_from_vm("/root/tree")
     assert (driver.out_dir / "tree" / "sub" / "f.txt").read_text() == "inner\n"
+
+
+def test_copy_from_host_into_an_existing_directory(machine: Machine, tmp_path: Path) -> None:
+    # As `cp -r` and nixpkgs: the source keeps its name inside an existing directory.
+    (tmp_path / "notes.txt").write_text("note\n")
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "a.conf").write_text("a\n")
+    machine.succeed("rm -rf /root/into && mkdir /root/into")
+    machine.copy_from_host(str(tmp_path / "notes.txt"), "/root/into")
+    machine.copy_from_host(str(tmp_path / "conf.d"), "/root/into")
+    assert machine.succeed("cat /root/into/notes.txt /root/into/conf.d/a.conf") == "note\na\n"
+    assert machine.succeed("ls /root/into") == "conf.d\nnotes.txt\n"
+
+
+def test_console_text_consumes_only_up_to_the_matching_line(machine: Machine) -> None:
+    # Both lines reach the console in one write, so they arrive together.
+    machine.succeed("printf 'two-lines-A-6e1\\ntwo-lines-B-6e1\\n' > /dev/ttyS0")
+    deadline = time.monotonic() + 30
+    while "two-lines-B-6e1" not in machine.get_console_log():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    machine.wait_for_console_text("two-lines-A-6e1", timeout=5)
+    machine.wait_for_console_text("two-lines-B-6e1", timeout=5)
+    assert time.monotonic() - t0 < 2
+    # Consumed now: the same text does not match again.
+    with pytest.raises(RequestedAssertionFailed, match="did not appear"):
+        machine.wait_for_console_text("two-lines-[AB]-6e1", timeout=1)
 
 
 def test_sleep_is_guest_time(machine: Machine) -> None:

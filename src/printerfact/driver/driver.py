@@ -21,7 +21,8 @@ frames, like nixpkgs) and re-raise it: RequestedAssertionFailed = the test faile
 (VMCrashed, GlobalTimeout, Terminated, ...) = the infrastructure broke.  Nothing here calls
 sys.exit.  `__exit__` kills every QEMU, stops the VLAN hub and removes the private socket
 directory, also on Ctrl-C and SIGTERM (turned into `Terminated` while the driver is entered
-from the main thread).  Output: `<out_dir>/<node>.console.log` per node, JUnit XML if asked.
+from the main thread); while it cleans up, SIGINT and SIGTERM are ignored, so a second Ctrl-C
+cannot leave a QEMU behind.  Output: `<out_dir>/<node>.console.log` per node, JUnit XML if asked.
 """
 
 from __future__ import annotations
@@ -117,10 +118,11 @@ class Driver:
         self._timed_out = False
         self._cleaning = False
         self._old_sigterm: Any = None
+        self._old_sigint: Any = None
         # Sockets need short paths (108 bytes) and a private (0700) directory.
         self.tmp_dir = Path(tempfile.mkdtemp(prefix="printerfact-"))
         try:
-            self.hub = Hub(self.tmp_dir, list(test.vlans))
+            self.hub = Hub(self.tmp_dir, list(test.vlans), log=self.logger.error)
             self.vlans: list[VLan] = self.hub.vlans
             if accel is None:
                 accel = choose_accel(artifacts.bzimage, self.logger.info)
@@ -163,11 +165,14 @@ class Driver:
         )
 
     def qemu_command_lines(self) -> dict[str, list[str]]:
-        """Node name -> the QEMU argv it would start with; builds and starts nothing
+        """Node name -> the QEMU argv it would start with; starts nothing and builds nothing
+        (a machine's initrd path is the one `Machine.prepare_initrd` built, if it ran)
         (render with printerfact.vm.qemu_argv.render for --dry-run)."""
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         return {
-            m.name: m.command_line(base / f"vm-state-{m.name}" / f"{m.name}.initrd")
+            m.name: m.command_line(
+                m.initrd_path or base / f"vm-state-{m.name}" / f"{m.name}.initrd"
+            )
             for m in self.machines
         }
 
@@ -176,7 +181,16 @@ class Driver:
     def __enter__(self) -> Driver:
         if threading.current_thread() is threading.main_thread():
             self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+            # Ctrl-C stays KeyboardInterrupt, but not once the cleanup has begun (this closes
+            # the gap before __exit__ ignores the signal).  A custom handler is left alone.
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
         return self
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self._cleaning:
+            return
+        raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self._cleaning:
@@ -193,38 +207,53 @@ class Driver:
     ) -> None:
         self._cleaning = True
         main = threading.current_thread() is threading.main_thread()
-        # A second Ctrl-C must not interrupt the cleanup half-way.
+        # A second Ctrl-C or SIGTERM must not interrupt the cleanup half-way.  Python runs
+        # signal handlers in the main thread whatever thread the kernel picks, so blocking the
+        # signals in this thread is not enough: ignore them process-wide until cleanup is done.
+        saved: dict[int, Any] = {}
         if main:
-            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                saved[sig] = signal.signal(sig, signal.SIG_IGN)
         try:
             try:
                 self.logger.info("cleanup")
-            finally:
-                self._cleanup()
+            except BaseException:
+                pass  # a closed stderr must not stop the cleanup
+            self._cleanup()
         finally:
             if main:
                 if self._old_sigterm is not None:
-                    signal.signal(signal.SIGTERM, self._old_sigterm)
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                    saved[signal.SIGTERM] = self._old_sigterm
+                if self._old_sigint is not None:
+                    saved[signal.SIGINT] = self._old_sigint
+                for signum, handler in saved.items():
+                    if handler is not None:  # None: not installed from Python, cannot restore
+                        signal.signal(signum, handler)
 
     def _cleanup(self) -> None:
-        # Each step runs even if an earlier one (or the logger: a closed stderr) fails.
+        # Each step runs even if an earlier one fails, whatever it raises.
         errors: list[str] = []
         for m in getattr(self, "machines", []):
             try:
                 m.release()
-            except Exception as e:
-                errors.append(f"error during cleanup of {m.name}: {e}")
+            except BaseException as e:
+                errors.append(f"error during cleanup of {m.name}: {type(e).__name__}: {e}")
         hub = getattr(self, "hub", None)
         try:
             if hub is not None:
                 hub.stop()
-        finally:
+        except BaseException as e:
+            errors.append(f"error while stopping the VLAN hub: {type(e).__name__}: {e}")
+        try:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        with contextlib.suppress(Exception):
+        except BaseException as e:
+            errors.append(f"error while removing {self.tmp_dir}: {type(e).__name__}: {e}")
+        try:
             for err in errors:
                 self.logger.error(err)
             self.logger.close()
+        except BaseException:
+            pass
 
     # --- the testscript ---------------------------------------------------------------------
 

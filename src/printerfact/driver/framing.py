@@ -89,6 +89,7 @@ class CommandChannel:
         self._abort = abort
         self._buf = bytearray()
         self._ids = itertools.count(1)
+        self._broken: str | None = None  # a request went out half-way: the stream is corrupt
         self.ready = False
 
     def wait_ready(self, timeout: float | None) -> None:
@@ -102,19 +103,43 @@ class CommandChannel:
                 return
             self._fill(deadline, "the guest agent's ready banner")
 
-    def send(self, command: str, timeout: int | None) -> int:
-        """Send a request without waiting; its reply will be discarded as stale."""
+    def send(self, command: str, timeout: int | None, *, deadline: float | None = None) -> int:
+        """Send a request without waiting for its reply (which will be discarded as stale);
+        a guest that stops reading fails this at `abort()` or the monotonic `deadline`."""
+        if self._broken is not None:
+            raise ChannelError(self._broken)
         req_id = next(self._ids)
         data = memoryview(encode_request(req_id, command, timeout))
-        while data:
-            self._check_abort()
-            _, w, _ = select.select([], [self._wfd], [], _POLL_S)
-            if w:
+        total = len(data)
+        # Non-blocking: a blocking write of a large request would wait for a guest that may
+        # have stopped reading, out of reach of the abort check.
+        was_blocking = os.get_blocking(self._wfd)
+        os.set_blocking(self._wfd, False)
+        try:
+            while data:
+                self._check_abort()
+                wait = _POLL_S
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ChannelTimeout(f"timed out sending request {req_id}")
+                    wait = min(wait, left)
+                _, w, _ = select.select([], [self._wfd], [], wait)
+                if not w:
+                    continue
                 try:
                     n = os.write(self._wfd, data)
+                except BlockingIOError:
+                    continue
                 except OSError as e:
                     raise ChannelError(f"channel broken while sending request {req_id}: {e}") from e
                 data = data[n:]
+        except BaseException:
+            if len(data) not in (0, total):
+                self._broken = f"request {req_id} was sent only in part: channel unusable"
+            raise
+        finally:
+            os.set_blocking(self._wfd, was_blocking)
         return req_id
 
     def run(self, command: str, timeout: int | None, *, host_timeout: float | None = None) -> Reply:
@@ -124,10 +149,10 @@ class CommandChannel:
         last = self._buf.rfind(BANNER)
         if last >= 0:
             del self._buf[: last + len(BANNER)]
-        req_id = self.send(command, timeout)
         if host_timeout is None and timeout is not None:
             host_timeout = timeout + HOST_GRACE_S
         deadline = None if host_timeout is None else time.monotonic() + host_timeout
+        req_id = self.send(command, timeout, deadline=deadline)
         scanned = 0
         while True:
             # A banner now means the agent died with our request: its reply will never come.

@@ -29,6 +29,7 @@ from printerfact.driver.logger import AbstractLogger
 from printerfact.driver.session import VmSession
 from printerfact.driver.transfer import TransferMixin
 from printerfact.driver.waits import WaitsMixin
+from printerfact.vm.monitor import MonitorError
 from printerfact.vm.network import VLan
 from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, nic_id, qemu_argv
 
@@ -120,6 +121,18 @@ class Machine(WaitsMixin, TransferMixin):
         """The QEMU argv this machine starts with, given its initrd (for --dry-run)."""
         return qemu_argv(self.qemu_config(initrd))
 
+    def prepare_initrd(self) -> Path:
+        """Build this machine's initrd (once; `start` uses it) and return its path."""
+        with self._lock:
+            if self._initrd is None:
+                self._initrd = self.config.initrd()
+            return self._initrd
+
+    @property
+    def initrd_path(self) -> Path | None:
+        """The initrd built by `prepare_initrd`/`start`, or None before."""
+        return self._initrd
+
     def start(self, allow_reboot: bool = False) -> None:
         """Start the VM; returns once QEMU runs, without waiting for the boot."""
         if allow_reboot:
@@ -128,9 +141,7 @@ class Machine(WaitsMixin, TransferMixin):
             if self.booted:
                 return
             self.log("starting vm")
-            if self._initrd is None:
-                self._initrd = self.config.initrd()
-            qc = self.qemu_config(self._initrd)
+            qc = self.qemu_config(self.prepare_initrd())
             for nic in qc.nics:
                 nic.local_socket.unlink(missing_ok=True)
             sockets = {"serial": qc.serial_socket, "monitor": qc.monitor_socket}
@@ -334,8 +345,14 @@ class Machine(WaitsMixin, TransferMixin):
             with console.changed:
                 while True:
                     n = len(console.lines)
-                    if pattern.search("\n".join(console.lines[self._console_cursor : n])):
-                        self._console_cursor = n
+                    text = "\n".join(console.lines[self._console_cursor : n])
+                    match = pattern.search(text)
+                    if match is not None:
+                        # Consume up to the line the match ends on, as nixpkgs: a later wait
+                        # still sees the lines after it that arrived in the same chunk.
+                        last = max(match.start(), match.end() - 1)
+                        line = self._console_cursor + text.count("\n", 0, last)
+                        self._console_cursor = min(n, line + 1)
                         return
                     reason = s.abort_reason()
                     if reason is not None or console.closed:
@@ -357,7 +374,11 @@ class Machine(WaitsMixin, TransferMixin):
     def send_monitor_command(self, command: str) -> str:
         """Send an HMP command to QEMU's monitor; returns its output."""
         self.run_callbacks()
-        return self._require_session().monitor.command(command)
+        s = self._require_session()
+        try:
+            return s.monitor.command(command)
+        except (MonitorError, OSError) as e:
+            raise VMCrashed(s.crash_report(f"monitor command `{command}` failed: {e}")) from e
 
     def block(self) -> None:
         """Unplug every network cable of this machine (nixpkgs: `set_link ... off`)."""

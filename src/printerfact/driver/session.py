@@ -16,10 +16,11 @@ from pathlib import Path
 from printerfact.driver.errors import VMCrashed
 from printerfact.driver.framing import CommandChannel
 from printerfact.vm.console import Console
-from printerfact.vm.monitor import Monitor
+from printerfact.vm.monitor import Monitor, MonitorError
 from printerfact.vm.process import QemuProcess
 
 ACCEPT_TIMEOUT_S = 30.0
+MONITOR_GREETING_S = 10.0  # QEMU sends the HMP greeting as soon as it connected the chardev
 
 
 def _listen(path: Path) -> socket.socket:
@@ -50,8 +51,27 @@ class VmSession:
             for kind, s in listeners.items():
                 s.close()
                 sockets[kind].unlink(missing_ok=True)  # connections outlive the path
-        self.console = Console(conns["serial"], console_log, on_console_line)
-        self.monitor = Monitor(conns["monitor"])
+        console: Console | None = None
+        try:
+            console = Console(conns["serial"], console_log, on_console_line)
+            try:
+                monitor = Monitor(conns["monitor"], timeout=MONITOR_GREETING_S)
+            except MonitorError as e:
+                raise VMCrashed(
+                    f"{self.name}: QEMU's monitor did not answer ({e});"
+                    f" QEMU {'still running' if self.proc.is_running() else 'exited'}:\n"
+                    + "\n".join(self.proc.output_tail)
+                ) from e
+        except BaseException:
+            # Nothing else will clean up: the Machine has no session yet.
+            self.proc.kill()
+            if console is not None:
+                console.close()
+            for c in conns.values():
+                c.close()
+            raise
+        self.console = console
+        self.monitor = monitor
         self._shell = conns["shell"]
         self.channel = CommandChannel(self._shell.fileno(), self._shell.fileno(), self.abort_reason)
 

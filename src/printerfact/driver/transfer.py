@@ -32,10 +32,12 @@ class TransferMixin(MachineBase):
         return out
 
     def copy_from_host(self, source: str, target: str) -> None:
-        """Copy a host file or directory to `target` in the guest (`cp -r` semantics)."""
+        """Copy a host file or directory to `target` in the guest (`cp -r` semantics, as
+        nixpkgs: into an existing directory it lands as `target/<basename of source>`)."""
+        name = Path(source).name or Path(source).resolve().name
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(source, arcname="payload", filter=_as_root)
+            tar.add(source, arcname=name, filter=_as_root)
         data = base64.b64encode(buf.getvalue()).decode()
         vm_target = PurePosixPath(target)
         with self.nested(f"copying {source} from the host to {target} ({len(buf.getvalue())} B)"):
@@ -44,9 +46,9 @@ class TransferMixin(MachineBase):
                 self._must(f"printf %s '{data[i : i + CHUNK]}' >>{tmp}/payload.b64", "upload")
             q = shlex.quote
             self._must(
-                f"base64 -d {tmp}/payload.b64 | tar -x -C {tmp}"
+                f"mkdir {tmp}/x && base64 -d {tmp}/payload.b64 | tar -x -C {tmp}/x"
                 f" && mkdir -p {q(str(vm_target.parent))}"
-                f" && cp -r {tmp}/payload {q(target)} && rm -rf {tmp}",
+                f" && cp -r {tmp}/x/{q(name)} {q(target)} && rm -rf {tmp}",
                 f"unpacking into {target}",
             )
 

@@ -93,9 +93,10 @@ class WaitsMixin(MachineBase):
             state, boot = self._unit_states(unit)
             if state == "failed":
                 raise RequestedAssertionFailed(f'unit "{unit}" reached state "failed"')
-            if state == "inactive" and boot == "active":
+            if state in ("inactive", "") and boot == "active":
+                # Boot is over and nothing will start it; an unknown unit is inactive too.
                 raise RequestedAssertionFailed(
-                    f'unit "{unit}" is inactive and there are no pending jobs'
+                    f'unit "{unit}" is {state or "unknown"}, inactive and there are no pending jobs'
                 )
             return state == "active"
 

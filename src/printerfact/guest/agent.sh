@@ -10,7 +10,8 @@
 #                           "PFE <id>"                        end of this reply
 # The command goes through a file, not `sh -c`, so its size is not bounded by ARG_MAX.
 # stdout goes to a file, not a pipe, so a command that leaves children behind cannot keep the
-# reply open; stdin is /dev/null so a command cannot eat the channel; stderr goes to the serial
+# reply open; a fresh file per request (removed once the reply is sent), so such a child
+# writing later cannot leak into another request's reply; stdin is /dev/null so a command cannot eat the channel; stderr goes to the serial
 # console.  The timeout is enforced here too (SIGKILL, status 137), so a hung command does not
 # wedge the channel; the host discards replies whose id it no longer waits for.
 #
@@ -23,13 +24,16 @@ exec 2>>"$err"
 if [ -t 0 ]; then
     stty raw -echo
 fi
-out="$tmp/pf-agent.$$.out"
-cmd="$tmp/pf-agent.$$.cmd"
+out=
+cmd=
 trap 'rm -f "$out" "$cmd"' EXIT
 
 echo "PFREADY 1"
 while IFS=' ' read -r tag id limit b64; do
     [ "$tag" = PFQ ] || continue
+    case $id in '' | *[!0-9]*) continue ;; esac
+    out="$tmp/pf-agent.$$.$id.out"
+    cmd="$tmp/pf-agent.$$.$id.cmd"
     printf '%s' "$b64" | base64 -d >"$cmd"
     if [ "$limit" -gt 0 ] 2>/dev/null; then
         timeout -s KILL "$limit" sh "$cmd" >"$out" </dev/null
@@ -40,4 +44,5 @@ while IFS=' ' read -r tag id limit b64; do
     echo "PFR $id $status"
     base64 <"$out"
     echo "PFE $id"
+    rm -f "$out" "$cmd"
 done

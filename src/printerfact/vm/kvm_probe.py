@@ -1,9 +1,12 @@
 """Pick the accelerator: KVM only if a guest really runs under it here, else TCG.
 
 Opening /dev/kvm is not enough (on hosts without nested virtualisation every guest dies with
-"KVM internal error"), so the probe boots the test kernel under KVM for a few seconds and
-looks for the kernel's banner on the serial port.  The verdict is cached per host boot
-(/proc/sys/kernel/random/boot_id).  PRINTERFACT_ACCEL=kvm|tcg|auto overrides (default auto).
+"KVM internal error"), and neither is the kernel's banner (a guest can print it and die a
+moment later), so the probe boots the test kernel under KVM, with no initrd, and requires it
+to get through the whole kernel initialisation to the point where it runs init (`Run /...`,
+or the root-fs/no-init panic that ends such a boot) within PROBE_SECONDS.  The verdict is
+cached per host boot (/proc/sys/kernel/random/boot_id).  PRINTERFACT_ACCEL=kvm|tcg|auto
+overrides (default auto).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from printerfact.build.paths import cache_root
 from printerfact.vm.qemu_argv import Accel
 
 ENV = "PRINTERFACT_ACCEL"
-EVIDENCE = b"Linux version"
-PROBE_SECONDS = 8.0
+BANNER = b"Linux version"
+# Printed only after every initcall ran: the kernel really works under this accelerator.
+EVIDENCE = (b"Run /", b"VFS: Unable to mount root", b"No working init found")
+PROBE_SECONDS = 15.0
+PROBE_APPEND = "console=ttyS0 panic=-1"
 
 
 def _boot_id() -> str:
@@ -40,10 +46,25 @@ def probe_kvm(kernel: Path, qemu: str = "qemu-system-x86_64") -> tuple[bool, str
     """Boot `kernel` under KVM; (works, reason)."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False, "/dev/kvm is missing or not accessible"
+    works, why = probe_boot(kernel, "kvm", qemu)
+    if works:
+        return True, f"a test kernel booted under KVM ({why})"
+    return False, f"a test kernel did not boot under KVM ({why})"
+
+
+def probe_boot(
+    kernel: Path,
+    accel: Accel,
+    qemu: str = "qemu-system-x86_64",
+    seconds: float = PROBE_SECONDS,
+    append: str = PROBE_APPEND,
+) -> tuple[bool, str]:
+    """Boot `kernel` (no initrd) under `accel` until it runs init: (reached init, why)."""
+    cpu = ["-cpu", "host"] if accel == "kvm" else []
     argv = [
-        qemu, "-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "128",
+        qemu, "-M", "pc", "-accel", accel, *cpu, "-m", "128",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-serial", "stdio", "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1",
+        "-serial", "stdio", "-kernel", str(kernel), "-append", append,
     ]  # fmt: skip
     proc = subprocess.Popen(
         argv,
@@ -54,7 +75,7 @@ def probe_kvm(kernel: Path, qemu: str = "qemu-system-x86_64") -> tuple[bool, str
     )
     assert proc.stdout is not None
     seen = b""
-    deadline = time.monotonic() + PROBE_SECONDS
+    deadline = time.monotonic() + seconds
     try:
         while (left := deadline - time.monotonic()) > 0:
             r, _, _ = select.select([proc.stdout], [], [], left)
@@ -64,15 +85,18 @@ def probe_kvm(kernel: Path, qemu: str = "qemu-system-x86_64") -> tuple[bool, str
             if not chunk:
                 break
             seen += chunk
-            if EVIDENCE in seen:
-                return True, "a test kernel booted under KVM (its banner reached the console)"
+            for marker in EVIDENCE:
+                if marker in seen:
+                    return True, f"the kernel got through its initialisation ({marker.decode()!r})"
     finally:
         proc.kill()
         proc.wait()
         proc.stdout.close()
     lines = [ln for ln in seen.decode(errors="replace").splitlines() if ln.strip()]
-    why = lines[0] if lines else f"no console output within {PROBE_SECONDS:.0f}s"
-    return False, f"a test kernel did not boot under KVM ({why})"
+    if not lines:
+        return False, f"no console output within {seconds:.0f}s"
+    stage = "the banner, then it" if BANNER in seen else "it"
+    return False, f"{stage} stopped before running init; last line: {lines[-1].strip()}"
 
 
 def choose_accel(

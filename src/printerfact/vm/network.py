@@ -13,7 +13,9 @@ import errno
 import os
 import select
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 _FRAME_MAX = 65536
@@ -29,6 +31,8 @@ class VLan:
         self.hub_socket = socket_dir / f"vlan{nr}.hub"
         self.members: list[Path] = []
         self.frames_forwarded = 0
+        self.frames_dropped = 0  # by unexpected send errors (logged), not by absent members
+        self._reported: set[tuple[str, int | None]] = set()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.hub_socket))
         self.sock.setblocking(False)
@@ -43,7 +47,9 @@ class VLan:
             self.members.append(path)
         return path
 
-    def forward(self) -> None:
+    def forward(self, log: Callable[[str], None] = lambda msg: None) -> None:
+        """Forward every queued frame; a send error concerns one member only, so it is
+        logged (once per member and error) and the other members still get the frame."""
         while True:
             try:
                 frame, sender = self.sock.recvfrom(_FRAME_MAX)
@@ -56,15 +62,27 @@ class VLan:
                     self.sock.sendto(frame, str(member))
                     self.frames_forwarded += 1
                 except OSError as e:
-                    if e.errno not in _DROP:
-                        raise
+                    if e.errno in _DROP:
+                        continue  # its QEMU is not running: a cable not plugged in
+                    self.frames_dropped += 1
+                    key = (str(member), e.errno)
+                    if key not in self._reported:
+                        self._reported.add(key)
+                        log(f"vlan{self.nr}: cannot forward frames to {member}: {e}")
 
 
 class Hub:
     """Forwards frames for all VLANs of a run in one daemon thread."""
 
-    def __init__(self, socket_dir: Path, vlan_numbers: list[int]) -> None:
+    def __init__(
+        self,
+        socket_dir: Path,
+        vlan_numbers: list[int],
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.vlans = [VLan(nr, socket_dir) for nr in sorted(set(vlan_numbers))]
+        self._log = log or (lambda msg: print(f"printerfact: {msg}", file=sys.stderr))
+        self.error: str | None = None  # why the hub thread died, if it did
         self._wake_r, self._wake_w = os.pipe()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="vlan-hub", daemon=True)
@@ -75,13 +93,21 @@ class Hub:
         return next(v for v in self.vlans if v.nr == nr)
 
     def _run(self) -> None:
-        by_fd = {v.sock.fileno(): v for v in self.vlans}
-        while True:
-            ready, _, _ = select.select([self._wake_r, *by_fd], [], [])
-            if self._wake_r in ready:
+        try:
+            by_fd = {v.sock.fileno(): v for v in self.vlans}
+            while True:
+                ready, _, _ = select.select([self._wake_r, *by_fd], [], [])
+                if self._wake_r in ready:
+                    return
+                for fd in ready:
+                    by_fd[fd].forward(self._log)
+        except BaseException as e:
+            if self._stopped:
                 return
-            for fd in ready:
-                by_fd[fd].forward()
+            # Not per destination (the hub's own socket broke): every VLAN is dead from here.
+            self.error = f"{type(e).__name__}: {e}"
+            self._log(f"VLAN HUB DIED, no more network traffic between the VMs: {self.error}")
+            raise
 
     def stop(self) -> None:
         if self._stopped:
