@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,26 @@ def test_nothing_missing_after_provisioning() -> None:
         assert tool.path.is_file(), tool
 
 
+@pytest.fixture
+def world_readable_src() -> Iterator[Path]:
+    """A copy of the package that `nobody` can read (clones and pytest's tmp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="pf-src-"))
+    try:
+        root.chmod(0o755)
+        shutil.copytree(
+            paths.REPO_ROOT / "src" / "printerfact",
+            root / "printerfact",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for d in (root, *root.rglob("*")):
+            d.chmod(0o755 if d.is_dir() else 0o644)
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
-def test_non_root_gets_the_exact_command(tmp_path: Path) -> None:
+def test_non_root_gets_the_exact_command(world_readable_src: Path) -> None:
     # Run as `nobody` with the system python, as a user without root would.
     python = shutil.which("python3", path="/usr/bin:/bin")
     assert python, "python3 missing: apt-get install python3"
@@ -42,9 +62,9 @@ def test_non_root_gets_the_exact_command(tmp_path: Path) -> None:
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", code],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=world_readable_src,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(paths.REPO_ROOT / "src")},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(world_readable_src)},
     )
     assert result.returncode != 0
     assert "run as root" in result.stderr

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,31 @@ from printerfact.vm.qemu_argv import qemu_argv
 
 pytestmark = pytest.mark.vm
 PR_SET_CHILD_SUBREAPER = 36
+_spawned: list[subprocess.Popen[str]] = []
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and an ignored SIGINT is inherited:
+    # Python then never raises KeyboardInterrupt.  The driver under test must see it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(argv, text=True, preexec_fn=_default_sigint, **kwargs)
+    _spawned.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers() -> Iterator[None]:
+    """A failed assertion must not leave a driver (and, through it, QEMUs) running."""
+    yield
+    while _spawned:
+        proc = _spawned.pop()
+        if proc.poll() is None:
+            proc.kill()  # its QEMUs die with it (parent-death signal)
+            proc.wait(timeout=30)
+
 
 RUNNER = """
 import json, sys
@@ -68,12 +94,11 @@ def _run_until_ready(
     (tmp / "runner.py").write_text(RUNNER)
     (tmp / "script.py").write_text(SCRIPT)
     fields = {k: str(v) for k, v in dataclasses.asdict(artifacts).items()}
-    proc = subprocess.Popen(
+    proc = _spawn(
         [sys.executable, str(tmp / "runner.py"), json.dumps(fields), str(tmp / "script.py"),
          str(tmp / "out")],
         stdout=subprocess.PIPE,
         stderr=(tmp / "stderr.log").open("w"),
-        text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     sockets: Path | None = None
@@ -177,12 +202,11 @@ def test_sigterm_stops_printerfact_run_before_the_next_test(tmp_path: Path) -> N
     (tmp_path / "first.py").write_text(FIRST)
     (tmp_path / "second.py").write_text(SECOND.format(marker=str(tmp_path / "second-started")))
     out = tmp_path / "out"
-    proc = subprocess.Popen(
+    proc = _spawn(
         [sys.executable, "-m", "printerfact.cli", "--tests-file", str(tmp_path / "tests.toml"),
          "run", "--skip-checks", "-o", str(out), "first", "second"],
         stdout=subprocess.PIPE,
         stderr=(tmp_path / "stderr.log").open("w"),
-        text=True,
         env={**os.environ, "PRINTERFACT_ACCEL": "tcg"},
     )  # fmt: skip
     assert proc.stdout is not None
