@@ -117,13 +117,7 @@ class CommandChannel:
         os.set_blocking(self._wfd, False)
         try:
             while data:
-                self._check_abort()
-                wait = _POLL_S
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise ChannelTimeout(f"timed out sending request {req_id}")
-                    wait = min(wait, left)
+                wait = self._next_wait(deadline, f"sending request {req_id}")
                 _, w, _ = select.select([], [self._wfd], [], wait)
                 if not w:
                     continue
@@ -171,15 +165,19 @@ class CommandChannel:
         if reason is not None:
             raise ChannelError(reason)
 
+    def _next_wait(self, deadline: float | None, what: str) -> float:
+        """How long the next select may block: abort and deadline are checked between slices."""
+        self._check_abort()
+        if deadline is None:
+            return _POLL_S
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ChannelTimeout(f"timed out {what}")
+        return min(_POLL_S, left)
+
     def _fill(self, deadline: float | None, what: str) -> None:
         while True:
-            self._check_abort()
-            wait = _POLL_S
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ChannelTimeout(f"timed out waiting for {what}")
-                wait = min(wait, left)
+            wait = self._next_wait(deadline, f"waiting for {what}")
             r, _, _ = select.select([self._rfd], [], [], wait)
             if r:
                 try:
