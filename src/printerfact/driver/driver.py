@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -59,6 +60,21 @@ from printerfact.nodes import NodeSpec, TestSpec
 from printerfact.vm.kvm_probe import choose_accel
 from printerfact.vm.network import Hub, VLan
 from printerfact.vm.qemu_argv import Accel, fast_bios
+
+
+def private_socket_dir() -> Path:
+    """A fresh 0700 directory for the run's sockets, short enough for 108-byte socket paths.
+
+    Named after this process, so the directories of drivers that were killed with SIGKILL (the
+    one signal that allows no cleanup) are recognised and swept by the next run.
+    """
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob("printerfact-*-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"printerfact-{os.getpid()}-"))
+
 
 KERNEL_APPEND = "console=ttyS0 panic=-1"
 
@@ -119,8 +135,7 @@ class Driver:
         self._cleaning = False
         self._old_sigterm: Any = None
         self._old_sigint: Any = None
-        # Sockets need short paths (108 bytes) and a private (0700) directory.
-        self.tmp_dir = Path(tempfile.mkdtemp(prefix="printerfact-"))
+        self.tmp_dir = private_socket_dir()
         try:
             self.hub = Hub(self.tmp_dir, list(test.vlans), log=self.logger.error)
             self.vlans: list[VLan] = self.hub.vlans
