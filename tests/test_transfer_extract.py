@@ -39,7 +39,9 @@ def test_plain_file_is_extracted(tmp_path: Path, python_flavour: str) -> None:
 def test_dotdot_is_refused(tmp_path: Path, python_flavour: str) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
-    with pytest.raises((RequestedAssertionFailed, tarfile.FilterError)):
+    # tarfile.FilterError exists only where tarfile.data_filter does.
+    refusals = (RequestedAssertionFailed, getattr(tarfile, "FilterError", RequestedAssertionFailed))
+    with pytest.raises(refusals):
         _extract_untrusted(_tar("../escape.txt"), dest)
     assert not (tmp_path / "escape.txt").exists()
 
