@@ -57,4 +57,6 @@ def test_users_get_consecutive_uids(tmp_path: Path) -> None:
     _unpack(image.node_archive(test, test.nodes[0]), tmp_path / "root")
     passwd = (tmp_path / "root/etc/passwd").read_text().splitlines()
     assert passwd[0].startswith("root:x:0:0:")
-    assert passwd[1].startswith("alice:x:1000:")
+    assert passwd[1].startswith("alice:x:1000:100:")
+    home = (tmp_path / "root/home/alice").stat()  # cpio run as root keeps owners
+    assert (home.st_uid, home.st_gid, stat.S_IMODE(home.st_mode)) == (1000, 100, 0o700)

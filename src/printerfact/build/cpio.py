@@ -26,13 +26,14 @@ class CpioWriter:
         data: bytes = b"",
         rdev: tuple[int, int] = (0, 0),
         nlink: int = 1,
+        owner: tuple[int, int] = (0, 0),
     ) -> None:
         name_bytes = name.encode() + b"\0"
         fields = [
             self._ino,
             mode,
-            0,
-            0,
+            owner[0],
+            owner[1],
             nlink,
             0,
             len(data),
@@ -57,12 +58,12 @@ class CpioWriter:
         for i in range(1, len(parts) + 1):
             self.directory("/".join(parts[:i]))
 
-    def directory(self, path: str, mode: int = 0o755) -> None:
+    def directory(self, path: str, mode: int = 0o755, owner: tuple[int, int] = (0, 0)) -> None:
         path = path.strip("/")
         if path and path not in self._dirs:
             self._dirs.add(path)
             self._parents(path)
-            self._entry(path, stat.S_IFDIR | mode, nlink=2)
+            self._entry(path, stat.S_IFDIR | mode, nlink=2, owner=owner)
 
     def file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         path = path.strip("/")

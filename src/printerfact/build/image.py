@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 BUSYBOX = Path("/bin/busybox")
 FACTS = paths.MODULE_DIR / "facts.txt"
 GUEST_LIB = "usr/lib/printerfact"
+FIRST_UID = 1000  # normal users, in the order of NodeSpec.users (nix/nixos-node.nix agrees)
+USERS_GID = 100
 
 
 def find_busybox() -> Path:
@@ -116,10 +118,9 @@ def node_env(test: TestSpec, node: NodeSpec) -> str:
 def _passwd(users: tuple[str, ...]) -> tuple[bytes, bytes]:
     passwd = ["root:x:0:0:root:/root:/bin/sh"]
     group = ["root:x:0:"]
-    for i, user in enumerate(users):
-        uid = 1000 + i
-        passwd.append(f"{user}:x:{uid}:100:{user}:/home/{user}:/bin/sh")
-    group.append("users:x:100:" + ",".join(users))
+    for uid, user in enumerate(users, start=FIRST_UID):
+        passwd.append(f"{user}:x:{uid}:{USERS_GID}:{user}:/home/{user}:/bin/sh")
+    group.append(f"users:x:{USERS_GID}:" + ",".join(users))
     return ("\n".join(passwd) + "\n").encode(), ("\n".join(group) + "\n").encode()
 
 
@@ -133,8 +134,8 @@ def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
     passwd, group = _passwd(node.users)
     w.file("etc/passwd", passwd)
     w.file("etc/group", group)
-    for user in node.users:
-        w.directory(f"home/{user}", 0o755)
+    for uid, user in enumerate(node.users, start=FIRST_UID):
+        w.directory(f"home/{user}", 0o700, owner=(uid, USERS_GID))  # as NixOS's isNormalUser
     for name, command in node.services.items():
         w.file(f"etc/printerfact/services/{name}", command.encode() + b"\n")
     w.close()
