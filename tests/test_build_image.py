@@ -45,7 +45,7 @@ def test_node_archive_carries_the_node_settings(tmp_path: Path) -> None:
     root = tmp_path / "root"
     env = (root / "etc/printerfact/node.env").read_text()
     assert "PF_HOSTNAME=server\n" in env
-    assert "PF_ADDRESSES=eth0=192.168.1.2/24\n" in env
+    assert "PF_ADDRESSES=eth1=192.168.1.2/24\n" in env
     assert "PF_MODULE_AT_BOOT=1\n" in env
     hosts = (root / "etc/hosts").read_text().splitlines()
     assert "192.168.1.1 client" in hosts and "192.168.1.2 server" in hosts

@@ -20,8 +20,8 @@ def test_vlan_traffic_and_block(driver_for: Any, tmp_path: Path) -> None:
         d.start_all()
         server, client = (d.test_symbols()[n] for n in ("server", "client_a"))
         # Alphabetical numbering: client-a is .1, server is .2 (nixpkgs' scheme).
-        assert "192.168.1.2/24" in server.succeed("ip -4 addr show eth0")
-        assert "52:54:00:12:01:01" in client.succeed("cat /sys/class/net/eth0/address")
+        assert "192.168.1.2/24" in server.succeed("ip -4 addr show eth1")
+        assert "52:54:00:12:01:01" in client.succeed("cat /sys/class/net/eth1/address")
         client.succeed("ping -c 1 -W 5 server")
         server.succeed("nc -ll -p 7001 -e echo over-the-vlan >/dev/null 2>&1 &")
         server.wait_for_open_port(7001, timeout=30)

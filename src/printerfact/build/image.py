@@ -104,7 +104,8 @@ def write_base_image(dest: Path, busybox: Path, module_ko: Path, release: str) -
 def node_env(test: TestSpec, node: NodeSpec) -> str:
     """The shell-sourceable settings rc.sh reads (see guest/rc.sh)."""
     addresses = " ".join(
-        f"eth{i}={test.address(node.name, vlan)}/24" for i, vlan in enumerate(node.vlans)
+        f"eth{i}={test.address(node.name, vlan)}/24"
+        for i, vlan in enumerate(node.vlans, start=1)  # eth1.. as on NixOS (see rc.sh)
     )
     values = {
         "PF_HOSTNAME": node.name,

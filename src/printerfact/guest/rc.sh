@@ -20,6 +20,13 @@ echo activating > /run/units/multi-user.target
 
 hostname "$PF_HOSTNAME"
 ip link set lo up
+# NixOS test VMs keep eth0 for user-mode networking and put the VLANs at eth1, eth2, ...:
+# rename ours the same way (from the last down, so names never collide).
+n=$(ls -d /sys/class/net/eth* 2>/dev/null | wc -l)
+while [ "$n" -gt 0 ]; do
+    n=$((n - 1))
+    ip link set "eth$n" name "eth$((n + 1))"
+done
 for assignment in $PF_ADDRESSES; do
     dev=${assignment%%=*}
     ip addr add "${assignment#*=}" dev "$dev"
