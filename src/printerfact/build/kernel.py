@@ -151,25 +151,20 @@ def ensure_kernel(toolchain: Toolchain, jobs: int | None = None) -> KernelBuild:
     )
 
 
+def _run_quiet(argv: list[str], cwd: Path | None = None) -> None:
+    """A configuration step: its chatter is not worth showing, its failure is (stderr stays)."""
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+
+
 def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> None:
     out = entry / "build"
     out.mkdir()
     make = ["make", "-C", str(tree), f"O={out}", *toolchain.make_vars()]
-    quiet = {"stdout": subprocess.DEVNULL, "check": True}
-    subprocess.run([*make, "tinyconfig"], **quiet)  # type: ignore[call-overload]
-    subprocess.run(  # type: ignore[call-overload]
-        [
-            str(tree / "scripts/kconfig/merge_config.sh"),
-            "-m",
-            "-O",
-            str(out),
-            str(out / ".config"),
-            *map(str, fragments()),
-        ],
-        cwd=tree,
-        **quiet,
-    )
-    subprocess.run([*make, "olddefconfig"], **quiet)  # type: ignore[call-overload]
+    _run_quiet([*make, "tinyconfig"])
+    merge = tree / "scripts/kconfig/merge_config.sh"
+    _run_quiet([str(merge), "-m", "-O", str(out), str(out / ".config"), *map(str, fragments())],
+               cwd=tree)  # fmt: skip
+    _run_quiet([*make, "olddefconfig"])
     check_rustavailable(make, toolchain)
     unmet = {k: v for f in fragments() for k, v in unmet_options(f, out / ".config").items()}
     if unmet:
