@@ -8,7 +8,6 @@ Prints one line per figure; `--json PATH` also writes them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from figures import report, write_json  # bench/ is on sys.path: this is a script
 
 from printerfact.build import cache, image, kernel, module, paths, toolchain
 from printerfact.build.artifacts import ensure_artifacts
@@ -91,14 +92,6 @@ def measure(cold: bool) -> dict[str, float]:
     return figures
 
 
-def report(figures: dict[str, float], targets: dict[str, float]) -> None:
-    for name, value in figures.items():
-        target = targets.get(name)
-        verdict = "" if target is None else (" ok" if value <= target else " OVER TARGET")
-        suffix = f"  (target <= {target:g}){verdict}" if target is not None else ""
-        print(f"{name:24s} {value:10.3f}{suffix}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="rebuild the kernel in a temp cache")
@@ -107,8 +100,7 @@ def main() -> int:
     figures = measure(args.cold)
     report(figures, TARGETS)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(figures, args.json)
     return 0
 
 

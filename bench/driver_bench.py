@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import report  # bench/ is on sys.path: this is a script
+
 from printerfact.build.artifacts import Artifacts, ensure_artifacts
 from printerfact.driver.driver import Driver
 from printerfact.driver.logger import TerminalLogger
@@ -64,13 +66,11 @@ TARGETS = {"boot_to_first_succeed_s": 2.0, "succeed_true_round_trip_ms": 20.0}
 
 def measure(
     art: Artifacts,
-    work: Path | None = None,
     runs: int = 3,
     round_trip_count: int = 100,
     nodes: int = 4,
 ) -> dict[str, float]:
     """Medians of `runs` boots and `round_trip_count` round trips, and one parallel boot."""
-    del work  # each measurement uses its own temporary directory
     boots = boot_to_first_command(art, runs)
     rtts = round_trips(art, round_trip_count)
     return {
@@ -88,11 +88,9 @@ def main() -> None:
     ap.add_argument("--round-trips", type=int, default=100)
     ap.add_argument("--nodes", type=int, default=4)
     args = ap.parse_args()
-    figures = measure(ensure_artifacts(), None, args.runs, args.round_trips, args.nodes)
+    figures = measure(ensure_artifacts(), args.runs, args.round_trips, args.nodes)
     print(json.dumps({"accel": "tcg", "cpus": os.cpu_count(), **figures}, indent=2))
-    for name, value in figures.items():
-        goal = TARGETS.get(name)
-        print(f"{name:34s} {value:10.3f}" + (f"  (goal <= {goal:g})" if goal else ""))
+    report(figures, TARGETS)
 
 
 if __name__ == "__main__":

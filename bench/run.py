@@ -11,7 +11,6 @@ Ratios are measured in one run, on one VM, so they compare like with like.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,9 @@ sys.path.insert(0, str(BENCH))
 
 import build_bench  # noqa: E402
 import driver_bench  # noqa: E402
+from figures import report, write_json  # noqa: E402
 
+from printerfact import runner  # noqa: E402
 from printerfact.build.artifacts import Artifacts, ensure_artifacts  # noqa: E402
 from printerfact.driver.driver import Driver  # noqa: E402
 from printerfact.nodes import load_tests  # noqa: E402
@@ -70,8 +71,7 @@ def suite_figures(art: Artifacts, work: Path) -> dict[str, float]:
     start = time.monotonic()
     for name, test in load_tests().items():
         t0 = time.monotonic()
-        with Driver(test, art, work / f"suite-{name}") as d:
-            d.run_tests()
+        runner.execute(test, art, work / f"suite-{name}")  # raises if a test fails
         figures[f"suite_{name}_s"] = time.monotonic() - t0
     figures["suite_total_s"] = time.monotonic() - start
     return figures
@@ -99,21 +99,13 @@ def main() -> int:
         if "build" in parts:
             figures |= build_bench.measure(cold=False)
         if "vm" in parts:
-            figures |= driver_bench.measure(art, work)
+            figures |= driver_bench.measure(art)
         if "device" in parts:
             figures |= device_figures(art, work)
         if "suite" in parts:
             figures |= suite_figures(art, work)
-    for name, value in figures.items():
-        target = TARGETS.get(name)
-        note = ""
-        if target is not None:
-            good = value >= target if name in FLOORS else value <= target
-            sign = ">=" if name in FLOORS else "<="
-            note = f"  (goal {sign} {target:g}: {'met' if good else 'missed'})"
-        print(f"{name:34s} {value:14.3f}{note}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, TARGETS, FLOORS)
+    write_json(figures, args.json)
     print(f"bench: figures written to {args.json}")
     return 0
 
