@@ -163,7 +163,7 @@ def _static_checks(tests: list[TestSpec]) -> bool:
 
 
 def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    # The lead's entry point: builds everything or takes it from the content-hash cache.
+    # Same as `python -m printerfact.build`: builds everything or takes it from the cache.
     from printerfact.build.__main__ import main as build_main
 
     return build_main(["-j", str(args.jobs)] if args.jobs else [])
@@ -217,12 +217,11 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 
 def _artifacts() -> Artifacts | None:
-    from printerfact.build.__main__ import ERRORS
-    from printerfact.build.artifacts import ensure_artifacts
+    from printerfact.build.artifacts import BUILD_ERRORS, ensure_artifacts
 
     try:
         return ensure_artifacts()
-    except ERRORS as e:
+    except BUILD_ERRORS as e:
         print(f"printerfact: build failed: {e}", file=sys.stderr)
         return None
 

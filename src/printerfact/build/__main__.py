@@ -6,12 +6,7 @@ import argparse
 import sys
 import time
 
-from .artifacts import ensure_artifacts
-from .kernel import KernelSourceError
-from .progress import BuildError
-from .toolchain import ToolchainError
-
-ERRORS = (BuildError, ToolchainError, KernelSourceError, FileNotFoundError)
+from .artifacts import BUILD_ERRORS, ensure_artifacts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         art = ensure_artifacts(args.jobs)
-    except ERRORS as e:
+    except BUILD_ERRORS as e:
         print(f"build failed: {e}", file=sys.stderr)
         return 2
     print(f"kernel  {art.bzimage} ({art.kernel_release})")

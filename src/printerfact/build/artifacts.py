@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import image, kernel, module, toolchain
+from . import image, kernel, module, progress, toolchain
+
+# What a build can fail with that deserves a one-line message rather than a traceback: each
+# names the log, the package or the file to fix.
+BUILD_ERRORS = (
+    progress.BuildError,
+    toolchain.ToolchainError,
+    kernel.KernelSourceError,
+    FileNotFoundError,
+)
 
 
 @dataclass(frozen=True)
