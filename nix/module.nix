@@ -15,7 +15,17 @@ stdenv.mkDerivation {
   pname = "printerfact";
   version = "0.1.0-${kernel.version}";
 
-  src = lib.cleanSource ../module;
+  # Only what kbuild reads, so that the leftovers of a local `make -C module` (*.ko, .*.cmd,
+  # *.mod.c, Module.symvers, modules.order, ...) do not change the source or its hash.
+  src = lib.fileset.toSource {
+    root = ../module;
+    fileset = lib.fileset.unions [
+      ../module/Kbuild
+      ../module/Makefile
+      ../module/facts.txt # include_bytes! in facts.rs
+      (lib.fileset.fileFilter (file: file.hasExt "rs") ../module)
+    ];
+  };
 
   # rustc and rust-bindgen come with a kernel that has CONFIG_RUST=y.
   nativeBuildInputs = kernel.moduleBuildDependencies;

@@ -14,14 +14,24 @@ let
     mkdir -p $out/bin
     ln -s ${lib.getExe' pkgs.busybox "busybox"} $out/bin/busybox
   '';
-  extraPackages = lib.optional (lib.elem "busybox" node.packages) busybox;
+  # A name in the node's `packages` (nix/nodes.nix accepts only known ones): nixpkgs' package
+  # of that name (trinity, stress-ng, ...), except busybox.
+  package = name: if name == "busybox" then busybox else pkgs.${name};
+  extraPackages = map package node.packages;
 in
 {
   boot = {
     kernelPackages = linuxPackages;
-    extraModulePackages = [ linuxPackages.printerfact ];
+    # From the set NixOS boots, not from `linuxPackages`: NixOS overrides the kernel of
+    # boot.kernelPackages (boot.kernelPatches, features), and `printerfact` was added with
+    # `extend`, so this one is built against the kernel that boots.
+    extraModulePackages = [ config.boot.kernelPackages.printerfact ];
     # Installed on every node (`modprobe printerfact`), loaded during boot only when asked.
     kernelModules = lib.optional node.module_at_boot "printerfact";
+    # The kernel-log guard (testscripts/kernel_log_guard.py) reads dmesg: a run full of reports
+    # must not push the first ones out of the default 128 KiB ring (the portable runner boots
+    # with the same argument).
+    kernelParams = [ "log_buf_len=4M" ];
   };
 
   environment = {

@@ -13,7 +13,9 @@ let
   data = if builtins.isAttrs input then input else builtins.fromTOML (builtins.readFile input);
 
   nodeKeys = [ "module_at_boot" "services" "vlans" "memory_mb" "cpus" "users" "packages" ];
-  knownPackages = [ "busybox" ];
+  # Extra commands a node may ask for: nix/nixos-node.nix puts nixpkgs' package of that name on
+  # PATH (busybox: only bin/busybox); src/printerfact/build/packages.py knows the same names.
+  knownPackages = [ "busybox" "stress-ng" "trinity" ];
   isName = s: builtins.isString s && builtins.match "[a-z][a-z0-9-]*" s != null;
   all = pred: builtins.foldl' (acc: x: acc && pred x) true;
   subtract = xs: ys: builtins.filter (x: !builtins.elem x ys) xs;

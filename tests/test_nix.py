@@ -1,14 +1,15 @@
-"""The Nix layer, checked without nixpkgs (none can be fetched where these tests run).
+"""The Nix layer's files, checked without nixpkgs (none can be fetched where these tests run).
 
-- every .nix file parses (`nix-instantiate --parse`);
+- every .nix file parses (`nix-instantiate --parse`), the models in tests/nix/models too;
 - nix/nodes.nix gives the same test model as printerfact.nodes, for every test and for
   made-up descriptions (including the ones both must reject);
-- nix/kconfig.nix reads kernel/printerfact.config as Python does; kernel.nix and
-  nix/nixos-node.nix, evaluated with a small stub of nixpkgs' `lib`, map them as intended;
+- nix/kconfig.nix reads the kernel fragments as Python does; nix/kconfig-nixpkgs.nix filters
+  exactly what nixpkgs' build cannot honour;
 - nix/sources.nix behaves like niv's loader (NIV_OVERRIDE_<name>, local specs, errors) and
-  nix/sources.json is well formed;
+  nix/sources.json pins a channel commit;
 - deadnix and nixpkgs-fmt (crates.io) are clean; docs/nix-api.md names every lib/pkgs function.
 
+How the project's Nix meets nixpkgs is tested in tests/nix/ (contract tests against models).
 A missing tool fails the test with the command that installs it.
 """
 
@@ -27,7 +28,8 @@ import pytest
 from printerfact.build import provision
 from printerfact.nodes import NodeDescriptionError, load_tests, to_json_model
 
-REPO = Path(__file__).resolve().parents[1]
+# PRINTERFACT_NIX_REPO: check another checkout (e.g. the tree before a fix); see tests/nix.
+REPO = Path(os.environ.get("PRINTERFACT_NIX_REPO") or Path(__file__).resolve().parents[1])
 NIX_FILES = sorted([*REPO.glob("*.nix"), *REPO.glob("nix/*.nix")])
 EXPECTED_NIX_FILES = {
     "default.nix",
@@ -37,10 +39,13 @@ EXPECTED_NIX_FILES = {
     "nix/sources.nix",
     "nix/nodes.nix",
     "nix/kconfig.nix",
+    "nix/kconfig-nixpkgs.nix",
     "nix/module.nix",
     "nix/nixos-node.nix",
     "nix/rustc-nightly.nix",
 }
+# Models of nixpkgs for the contract tests (tests/nix): parsed, formatted and linted too.
+MODEL_FILES = sorted((REPO / "tests" / "nix" / "models").rglob("*.nix"))
 
 NIX_LINTERS = {tool.crate: tool for tool in provision.NIX_TOOLS}
 
@@ -91,7 +96,7 @@ def test_nix_files_present() -> None:
     assert {str(p.relative_to(REPO)) for p in NIX_FILES} == EXPECTED_NIX_FILES
 
 
-@pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", NIX_FILES + MODEL_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_parses(path: Path) -> None:
     proc = subprocess.run(
         [nix_instantiate(), "--parse", str(path)], capture_output=True, text=True, timeout=60
@@ -180,6 +185,14 @@ def test_nodes_addressing_and_defaults(tmp_path: Path) -> None:
     assert nodes["mid-node"]["memory_mb"] == 1024 and nodes["alpha"]["cpus"] == 1
 
 
+def test_nodes_same_packages_as_python(tmp_path: Path) -> None:
+    """Both sides accept the same node packages (NixOS: nixpkgs' package of that name)."""
+    py, nix = _both(tmp_path, {"t": {"fuzz": {"packages": ["trinity", "stress-ng", "busybox"]}}})
+    assert nix == py
+    assert isinstance(nix, dict)
+    assert nix["t"]["nodes"]["fuzz"]["packages"] == ["trinity", "stress-ng", "busybox"]
+
+
 @pytest.mark.parametrize(
     "node",
     [
@@ -257,131 +270,58 @@ def test_kconfig_rejects(tmp_path: Path, text: str, message: str) -> None:
         nix_eval(f"import {KCONFIG} {tmp_path}/f.config")
 
 
-# A stub of the few nixpkgs `lib` functions kernel.nix and nix/nixos-node.nix call, with
-# nixpkgs' definitions (lib/kernel.nix, lib/modules.nix mkOverride 50, lib/lists.nix, ...).
-STUB_LIB = """
-{
-  kernel = {
-    yes = { tristate = "y"; optional = false; };
-    no = { tristate = "n"; optional = false; };
-    module = { tristate = "m"; optional = false; };
-    freeform = x: { freeform = x; optional = false; };
-  };
-  mkForce = content: { _type = "override"; priority = 50; inherit content; };
-  inherit (builtins) mapAttrs listToAttrs elem;
-  versions = {
-    pad = n: v: let p = builtins.splitVersion v; in
-      builtins.concatStringsSep "." (p ++ builtins.genList (_: "0") (n - builtins.length p));
-    majorMinor = v: let p = builtins.splitVersion v; in
-      "${builtins.elemAt p 0}.${builtins.elemAt p 1}";
-  };
-  optional = cond: x: if cond then [ x ] else [ ];
-  getExe' = pkg: name: "${pkg}/bin/${name}";
-  imap0 = f: l: builtins.genList (i: f i (builtins.elemAt l i)) (builtins.length l);
-  nameValuePair = name: value: { inherit name value; };
-}
-"""
+KCONFIG_NIXPKGS = str(REPO / "nix" / "kconfig-nixpkgs.nix")
+DEBUG_FRAGMENT = REPO / "kernel" / "debug.config"
 
 
-def test_kernel_nix_uses_fragment_and_pin(tmp_path: Path) -> None:
-    expr = f"""
-      let k = import {REPO}/kernel.nix {{ lib = {STUB_LIB}; buildLinux = args: args; }};
-      in k // {{ src = toString k.src; }}"""
-    # NIV_OVERRIDE_linux: the pinned tarball cannot be fetched here, and need not be.
-    kernel = nix_eval(expr, env={"NIV_OVERRIDE_linux": str(tmp_path)})
-    assert isinstance(kernel, dict)
-    pin = json.loads((REPO / "nix" / "sources.json").read_text())["linux"]
-    assert kernel["version"] == pin["version"]
-    assert kernel["modDirVersion"] == pin["version"]
-    assert kernel["src"] == str(tmp_path)
-    assert kernel["extraMeta"] == {"branch": ".".join(pin["version"].split(".")[:2])}
-    config = kernel["structuredExtraConfig"]
-    fragment = parse_fragment(FRAGMENT.read_text())
-    assert set(config) == set(fragment)
-    for name, value in fragment.items():
-        assert config[name]["priority"] == 50, name  # lib.mkForce
-        assert config[name]["content"] == {"tristate": value, "optional": False}, name
-
-
-def _nixos_node(test: str, node: str, node_number: int) -> dict[str, object]:
-    expr = f"""
-      let
-        lib = {STUB_LIB};
-        node = (import {NODES} {REPO}/testscripts/tests.toml).{test}.nodes.{node};
-        pkgs = {{
-          busybox = {{ version = "1.36.1"; outPath = "/busybox"; }};
-          runCommand = name: _: _: "/runCommand/${{name}}";
-        }};
-        module = import {REPO}/nix/nixos-node.nix
-          {{ linuxPackages = {{ printerfact = "printerfact-pkg"; }}; factsFile = "/facts.txt"; }}
-          node;
-      in module {{ inherit lib pkgs; config.virtualisation.test.nodeNumber = {node_number}; }}"""
-    result = nix_eval(expr)
+def _policy(*fragments: Path) -> dict[str, dict[str, str]]:
+    merged = " ".join(map(str, fragments))
+    result = nix_eval(
+        f"import {KCONFIG_NIXPKGS} "
+        f"(builtins.foldl' (a: f: a // import {KCONFIG} f) {{ }} [ {merged} ])"
+    )
     assert isinstance(result, dict)
     return result
 
 
-def test_nixos_node_network_server() -> None:
-    cfg = _nixos_node("network", "server", node_number=2)
-    assert cfg["boot"] == {
-        "kernelPackages": {"printerfact": "printerfact-pkg"},
-        "extraModulePackages": ["printerfact-pkg"],
-        "kernelModules": ["printerfact"],
+def test_kconfig_nixpkgs_keeps_the_default_fragment_whole() -> None:
+    policy = _policy(FRAGMENT)
+    assert policy == {
+        "options": parse_fragment(FRAGMENT.read_text()),
+        "dropped": {},
+        "optional": {},
     }
-    busybox_only = "/runCommand/busybox-only-1.36.1"
-    assert cfg["environment"] == {
-        "etc": {"printerfact/facts.txt": {"source": "/facts.txt"}},
-        "systemPackages": [busybox_only],
-    }
-    assert cfg["systemd"] == {
-        "services": {
-            "factd": {
-                "wantedBy": ["multi-user.target"],
-                "path": [busybox_only],
-                "script": "exec busybox nc -ll -p 8000 -e cat /dev/printerfact",
-            }
-        }
-    }
-    assert cfg["networking"] == {"hostName": "server", "firewall": {"enable": False}}
-    assert cfg["virtualisation"] == {"vlans": [1], "memorySize": 1024, "cores": 1}
-    assert cfg["assertions"][0]["assertion"] is True  # type: ignore[index]
 
 
-def test_nixos_node_users_and_module_at_boot() -> None:
-    printerfact = _nixos_node("printerfact", "machine", node_number=1)
-    assert printerfact["users"] == {"users": {"alice": {"isNormalUser": True, "uid": 1000}}}
-    assert printerfact["environment"]["systemPackages"] == []  # type: ignore[index]
-    lifecycle = _nixos_node("lifecycle", "machine", node_number=1)
-    assert lifecycle["boot"]["kernelModules"] == []  # type: ignore[index]
-    assert lifecycle["boot"]["extraModulePackages"] == ["printerfact-pkg"]  # type: ignore[index]
-    stress = _nixos_node("stress", "machine", node_number=1)
-    assert stress["virtualisation"]["cores"] == 2  # type: ignore[index]
+def test_kconfig_nixpkgs_filters_only_what_nixpkgs_cannot_honour() -> None:
+    """Fragments merge in order (a later one wins); of the debug fragment, nixpkgs' GCC build
+    drops KASAN (with Rust it needs clang) and FRAME_POINTER (ORC unwinder)."""
+    policy = _policy(FRAGMENT, DEBUG_FRAGMENT)
+    merged = parse_fragment(FRAGMENT.read_text()) | parse_fragment(DEBUG_FRAGMENT.read_text())
+    dropped = {n for n in merged if re.fullmatch(r"KASAN(_\w+)?", n)}
+    if merged.get("UNWINDER_FRAME_POINTER") != "y":
+        dropped |= {"FRAME_POINTER"} & set(merged)
+    assert set(policy["dropped"]) == dropped
+    assert policy["options"] == {k: v for k, v in merged.items() if k not in dropped}
+    assert set(policy["optional"]) == {"SLUB_TINY"} & set(merged)
+    assert all(policy["dropped"].values()) and all(policy["optional"].values())
 
 
-def test_nixos_node_address_assertion_detects_drift() -> None:
-    # If the framework numbered `server` 1 instead of 2, evaluation must fail the assertion.
-    cfg = _nixos_node("network", "server", node_number=1)
-    assert cfg["assertions"][0]["assertion"] is False  # type: ignore[index]
+def test_kconfig_nixpkgs_keeps_kasan_without_rust(tmp_path: Path) -> None:
+    (tmp_path / "f.config").write_text(
+        "CONFIG_KASAN=y\nCONFIG_FRAME_POINTER=y\nCONFIG_UNWINDER_FRAME_POINTER=y\n"
+    )
+    policy = _policy(tmp_path / "f.config")
+    assert policy["dropped"] == {}
 
 
-def test_test_nix_one_test_per_testscript() -> None:
-    expr = f"""
-      let tests = import {REPO}/test.nix {{
-        sources = {{ }};
-        pkgs = {{ lib = {STUB_LIB}; testers.runNixOSTest = test: test; }};
-        linuxPackages = {{ printerfact = "printerfact-pkg"; }};
-      }};
-      in builtins.mapAttrs (_: t: t // {{ nodes = builtins.attrNames t.nodes; }}) tests"""
-    tests = nix_eval(expr)
-    assert isinstance(tests, dict)
-    specs = load_tests()
-    assert sorted(tests) == sorted(specs)
-    for name, spec in specs.items():
-        assert tests[name] == {
-            "name": f"printerfact-{name}",
-            "nodes": sorted(n.name for n in spec.nodes),
-            "testScript": spec.script.read_text(),
-        }
+def test_docs_name_what_the_nix_debug_kernel_leaves_out() -> None:
+    policy = _policy(FRAGMENT, DEBUG_FRAGMENT)
+    readme = (REPO / "README.md").read_text()
+    api = (REPO / "docs" / "nix-api.md").read_text()
+    for name in [*policy["dropped"], *policy["optional"]]:
+        assert name in api, name
+    assert "KASAN" in readme
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -402,6 +342,8 @@ def test_sources_json_pins() -> None:
     nixpkgs, linux = SOURCES["nixpkgs"], SOURCES["linux"]
     assert nixpkgs["type"] == "tarball" and re.fullmatch(r"[0-9a-f]{40}", nixpkgs["rev"])
     assert (nixpkgs["owner"], nixpkgs["repo"]) == ("NixOS", "nixpkgs")
+    # A channel commit (Hydra-tested, binary-cached), which `prebuilt` needs; not `master`.
+    assert re.fullmatch(r"nixos-(\d\d\.\d\d|unstable)", nixpkgs["branch"]), nixpkgs["branch"]
     assert linux["type"] == "file"  # a flat-file hash, as in nixpkgs' kernels-org.json
     major, minor, patch = map(int, linux["version"].split("."))
     assert linux["major"] == str(major)
@@ -458,18 +400,18 @@ def test_sources_reject(tmp_path: Path, spec: dict[str, str], message: str) -> N
 
 
 def test_deadnix_clean() -> None:
-    proc = subprocess.run(
-        [str(cargo_tool("deadnix")), "--fail", *map(str, NIX_FILES)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    deadnix = str(cargo_tool("deadnix"))
+    # The models keep nixpkgs' argument lists (unused names included): only -L for them.
+    for args in (NIX_FILES, ["--no-lambda-pattern-names", *MODEL_FILES]):
+        proc = subprocess.run(
+            [deadnix, "--fail", *map(str, args)], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_nixpkgs_fmt_clean() -> None:
     proc = subprocess.run(
-        [str(cargo_tool("nixpkgs-fmt")), "--check", *map(str, NIX_FILES)],
+        [str(cargo_tool("nixpkgs-fmt")), "--check", *map(str, NIX_FILES + MODEL_FILES)],
         capture_output=True,
         text=True,
         timeout=120,

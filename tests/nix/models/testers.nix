@@ -1,0 +1,117 @@
+# Model of pkgs.testers.runNixOSTest (pkgs/build-support/testers/default.nix), which evaluates
+# its argument as a test module with nixos/lib's runTest (nixos/lib/testing/*.nix):
+#
+#   options   the test module's top-level options; defining another one is an error, as in
+#             the module system ("The option `x' does not exist."); name, nodes, testScript
+#             and globalTimeout are type-checked (name.nix, nodes.nix, testScript.nix, driver.nix)
+#   nodes     each evaluated as a NixOS node (./nixos.nix) with the host's pkgs
+#             (runNixOSTest sets node.pkgs); numbered 1, 2, ... in the order of their names,
+#             as network.nix's `nodeNumbers` does
+#   driver    driver.nix: a derivation holding the testScript (config.testScriptString) and a
+#             start script per node; passthru.driver
+#   driverInteractive   interactive.nix: the same testScript with the REPL
+#   test      run.nix: `vm-test-run-<name>`, requiredSystemFeatures nixos-test + kvm,
+#             passthru { driver, driverInteractive, config } and meta
+{ lib, pkgs }:
+
+testModule:
+
+let
+  evalNode = import ./nixos.nix { inherit lib pkgs; };
+  where = "the argument that was passed to pkgs.runNixOSTest";
+
+  # Top-level options of a test (nixos/lib/testing/*.nix, mid-2025).
+  known = [
+    "_file"
+    "imports"
+    "name"
+    "nodes"
+    "testScript"
+    "globalTimeout"
+    "meta"
+    "passthru"
+    "defaults"
+    "extraBaseModules"
+    "node"
+    "hostPkgs"
+    "interactive"
+    "skipLint"
+    "skipTypeCheck"
+    "extraPythonPackages"
+    "extraDriverArgs"
+    "enableOCR"
+    "qemu"
+    "sshBackdoor"
+    "includeTestScriptReferences"
+  ];
+  test = if lib.isFunction testModule then testModule { inherit lib; hostPkgs = pkgs; } else testModule;
+  unknown = builtins.filter (n: !builtins.elem n known) (builtins.attrNames test);
+  check = cond: message: value: if cond then value else throw "${message} (in ${where})";
+
+  name = check (builtins.isString (test.name or null)) "The option `name' is used but not defined, or is not a string" test.name;
+  globalTimeout = check (builtins.isInt (test.globalTimeout or 3600)) "A definition for option `globalTimeout' is not of type `signed integer'" (test.globalTimeout or 3600);
+  meta = test.meta or { };
+
+  nodeModules = check (builtins.isAttrs (test.nodes or { }) && builtins.all (m: lib.isFunction m || builtins.isAttrs m) (builtins.attrValues (test.nodes or { })))
+    "A definition for option `nodes' is not of type `lazy attribute set of module'"
+    (test.nodes or { });
+  nodeNames = builtins.attrNames nodeModules;
+  # network.nix: nodeNumbers = listToAttrs (zipListsWith nameValuePair (attrNames nodes) (range 1 254))
+  nodeNumbers = lib.listToAttrs (lib.zipListsWith lib.nameValuePair nodeNames (lib.range 1 254));
+  nodes = builtins.mapAttrs
+    (nodeName: module: evalNode {
+      modules = [ module ] ++ lib.optional (test ? defaults) test.defaults;
+      inherit nodeName;
+      nodeNumber = nodeNumbers.${nodeName};
+    })
+    nodeModules;
+  nodeConfigs = builtins.mapAttrs (_: n: n.config) nodes;
+
+  # testScript.nix: a string, or a function of { nodes, ... } returning one.
+  testScriptString =
+    let s = test.testScript or (throw "The option `testScript' is used but not defined (in ${where})"); in
+    if lib.isFunction s then s { nodes = nodeConfigs; }
+    else check (builtins.isString s) "A definition for option `testScript' is not of type `string or function'" s;
+
+  # driver.nix: machine names become Python names; a test with one node also calls it `machine`.
+  pythonize = n: builtins.concatStringsSep "" (map (c: if builtins.match "[A-Za-z0-9_]" c == null then "_" else c)
+    (builtins.genList (i: builtins.substring i 1 n) (builtins.stringLength n)));
+  machineNames = map pythonize nodeNames ++ lib.optional (builtins.length nodeNames == 1 && !builtins.elem "machine" nodeNames) "machine";
+  vlans = builtins.foldl' (acc: v: if builtins.elem v acc then acc else acc ++ [ v ]) [ ]
+    (builtins.concatMap (n: n.config.virtualisation.vlans) (builtins.attrValues nodes));
+
+  mkDriver = interactive: pkgs.runCommand "nixos-test-driver-${name}"
+    {
+      testScript = testScriptString;
+      startScripts = map (n: n.toplevel) (builtins.attrValues nodes);
+      vlans = map toString vlans;
+      inherit globalTimeout;
+      interactive = if interactive then "1" else "";
+      machineNames = machineNames;
+      passthru = { inherit testScriptString; };
+    } "mkdir -p $out/bin";
+
+  driver = mkDriver false;
+  driverInteractive = mkDriver true;
+
+  config = {
+    inherit name globalTimeout meta driver testScriptString;
+    nodes = nodeConfigs;
+    nodesEvaluated = nodes;
+    testScript = test.testScript;
+  };
+in
+if unknown != [ ] then
+  throw "The option `${builtins.head unknown}' does not exist. Definition values:\n- In `${where}'"
+else
+  pkgs.stdenv.mkDerivation {
+    name = "vm-test-run-${name}";
+    requiredSystemFeatures = [ "nixos-test" "kvm" ];
+    buildCommand = ''
+      mkdir -p $out
+      export LOGFILE=/dev/null
+      ${driver}/bin/nixos-test-driver -o $out
+    '';
+    passthru = { inherit driver driverInteractive config; };
+    inherit meta;
+  }
