@@ -22,6 +22,9 @@ use kernel::{
     ThisModule,
 };
 
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+use kernel::types::Opaque;
+
 /// `FMODE_WRITE` from `include/linux/fs.h`; bindgen cannot see it through its `__force` cast.
 const FMODE_WRITE: bindings::fmode_t = 1 << 1;
 
@@ -74,32 +77,59 @@ struct CounterAttribute {
     value: fn() -> u64,
 }
 
-/// The C structures the kernel keeps pointers to while the device is registered.
+/// A lockdep class key in module memory: what C's `sysfs_attr_init` gives a heap attribute.
+///
+/// sysfs takes the lockdep class of a file's active references from `attribute.key`, or from the
+/// attribute's own `skey` when that is NULL, which lockdep accepts only for static objects: a
+/// heap attribute without a key makes lockdep report "BUG: key ... has not been registered!".
+/// Lockdep forgets the classes of keys in a module's memory when the module is unloaded.
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+struct StaticLockClassKey(Opaque<bindings::lock_class_key>);
+
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+impl StaticLockClassKey {
+    const fn new() -> Self {
+        // Lockdep wants a static key zeroed, and initialises it itself on first use.
+        Self(Opaque::uninit())
+    }
+
+    fn as_ptr(&self) -> *mut bindings::lock_class_key {
+        self.0.get()
+    }
+}
+
+// SAFETY: lockdep serialises every access to a key (under its graph lock).
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+unsafe impl Sync for StaticLockClassKey {}
+
+/// The lockdep class of every counter file (one per call site, as with `sysfs_attr_init`).
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+static COUNTER_FILE_KEY: StaticLockClassKey = StaticLockClassKey::new();
+
+/// The C structures the kernel reads through pointers while the device is registered.
 ///
 /// # Invariants
 ///
-/// Once [`Tables::new`] returns, the contents of the box are never moved or written: the kernel
-/// holds pointers into them (`class.class_groups` -> `groups` -> `group` -> `attr_ptrs` ->
-/// `_attrs`), and [`Registration`] drops them only after unregistering everything.
+/// Once [`Tables::new`] returns, the contents of the box are never moved or written. The kernel
+/// reads `fops` through the chrdev region and through open files (which pin the module, so the
+/// module cannot be unloaded before they are closed), and each attribute through its sysfs file;
+/// [`Registration`] drops the tables only after removing both.
 struct Tables {
     fops: bindings::file_operations,
-    class: bindings::class,
-    group: bindings::attribute_group,
-    groups: [*const bindings::attribute_group; 2],
-    /// Only the kernel reads it, through `attr_ptrs`.
-    _attrs: KVec<CounterAttribute>,
-    attr_ptrs: KVec<*mut bindings::attribute>,
+    attrs: KVec<CounterAttribute>,
 }
 
 impl Tables {
     fn new<T: ReadOnlyDevice>(module: &'static ThisModule) -> Result<KBox<Self>> {
         let mut attrs = KVec::with_capacity(T::COUNTERS.len(), GFP_KERNEL)?;
         for counter in T::COUNTERS {
-            // `struct attribute` has more fields with some configs (CONFIG_DEBUG_LOCK_ALLOC).
+            // `struct attribute` has lockdep fields with CONFIG_DEBUG_LOCK_ALLOC only.
             #[allow(clippy::needless_update)]
             let attr = bindings::attribute {
                 name: counter.name.as_char_ptr(),
                 mode: COUNTER_MODE,
+                #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+                key: COUNTER_FILE_KEY.as_ptr(),
                 ..Default::default()
             };
             let raw = bindings::class_attribute {
@@ -115,44 +145,21 @@ impl Tables {
                 GFP_KERNEL,
             )?;
         }
-        // The kernel walks `attrs` of an attribute group up to a NULL entry.
-        let mut attr_ptrs = KVec::with_capacity(attrs.len() + 1, GFP_KERNEL)?;
-        for attr in attrs.iter_mut() {
-            attr_ptrs.push(ptr::addr_of_mut!(attr.raw.attr), GFP_KERNEL)?;
-        }
-        attr_ptrs.push(ptr::null_mut(), GFP_KERNEL)?;
-
-        let mut tables = KBox::new(
-            Tables {
-                fops: bindings::file_operations {
-                    // Open files pin the module: unloading is refused (EWOULDBLOCK) until they
-                    // are closed.
-                    owner: module.as_ptr(),
-                    open: Some(open::<T>),
-                    read: Some(read::<T>),
-                    llseek: Some(bindings::default_llseek),
-                    // No `write`, `unlocked_ioctl` or `mmap`: opening for writing fails in `open`
-                    // (EPERM), the VFS answers ioctl with ENOTTY and mmap with ENODEV.
-                    ..Default::default()
-                },
-                class: bindings::class {
-                    name: T::NAME.as_char_ptr(),
-                    devnode: Some(devnode),
-                    ..Default::default()
-                },
-                group: bindings::attribute_group::default(),
-                groups: [ptr::null(); 2],
-                _attrs: attrs,
-                attr_ptrs,
+        let tables = Tables {
+            fops: bindings::file_operations {
+                // Open files pin the module: unloading is refused (EWOULDBLOCK) until they are
+                // closed. The chrdev region's lookups pin it too (`cdev.owner` is this owner).
+                owner: module.as_ptr(),
+                open: Some(open::<T>),
+                read: Some(read::<T>),
+                llseek: Some(bindings::default_llseek),
+                // No `write`, `unlocked_ioctl` or `mmap`: opening for writing fails in `open`
+                // (EPERM), the VFS answers ioctl with ENOTTY and mmap with ENODEV.
+                ..Default::default()
             },
-            GFP_KERNEL,
-        )?;
-        // Link the tables together now that their addresses are final (the box is never moved
-        // out of, see the invariants).
-        tables.group.attrs = tables.attr_ptrs.as_mut_ptr();
-        tables.groups[0] = ptr::addr_of!(tables.group);
-        tables.class.class_groups = tables.groups.as_mut_ptr();
-        Ok(tables)
+            attrs,
+        };
+        Ok(KBox::new(tables, GFP_KERNEL)?)
     }
 }
 
@@ -204,33 +211,79 @@ impl Drop for ChrdevRegion {
     }
 }
 
-/// A registered device class (`/sys/class/<name>`).
+/// A device class (`/sys/class/<name>`) that the kernel allocates and frees (`class_create`).
+///
+/// The driver core releases a class at its last reference, which can come long after
+/// `class_destroy`: `CONFIG_DEBUG_KOBJECT_RELEASE` delays it by seconds, past the module's
+/// unloading. The release reads the `struct class` and calls its `class_release`. Both must
+/// therefore outlive the module: `class_create` allocates the class and frees it from kernel
+/// code, so the release reads nothing the module owns (a class in module memory was read
+/// after the module freed it: KASAN "slab-use-after-free in class_release").
 ///
 /// # Invariants
 ///
-/// `class` was registered by `class_register` and stays valid until `self` is dropped.
-struct ClassRegistration {
-    class: *const bindings::class,
+/// `ptr` was returned by `class_create`, and `class_destroy` has not been called on it yet.
+struct Class {
+    ptr: *mut bindings::class,
 }
 
-impl ClassRegistration {
-    /// # Safety
-    ///
-    /// `class` (and everything it points to) must stay valid and unchanged until the returned
-    /// value is dropped.
-    unsafe fn register(class: *const bindings::class) -> Result<Self> {
-        // SAFETY: `class` is valid and outlives the registration, as required from the caller.
-        kernel::error::to_result(unsafe { bindings::class_register(class) })?;
-        // INVARIANT: registered just above.
-        Ok(Self { class })
+impl Class {
+    fn create(name: &'static CStr) -> Result<Self> {
+        // SAFETY: `name` is NUL-terminated and lives as long as the module. The class keeps the
+        // pointer: the driver core copies it into the sysfs name, and reads it after
+        // `class_destroy` only in `pr_debug` calls of the release (compiled out unless
+        // CONFIG_DYNAMIC_DEBUG, off unless enabled at run time), as for every in-tree module.
+        let ptr = from_err_ptr(unsafe { bindings::class_create(name.as_char_ptr()) })?;
+        // SAFETY: `ptr` is a valid class with no devices yet, so no one reads `devnode` now;
+        // devtmpfs calls it only while a device of the class exists, and `devnode` is code
+        // of this module, which outlives every device (`Registration` destroys them first).
+        unsafe { (*ptr).devnode = Some(devnode) };
+        // INVARIANT: created just above.
+        Ok(Self { ptr })
     }
 }
 
-impl Drop for ClassRegistration {
+impl Drop for Class {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant, `class` is registered; its devices are gone by now
-        // (`Registration` drops `DeviceNode` first).
-        unsafe { bindings::class_unregister(self.class) };
+        // SAFETY: by the type invariant, `ptr` is a live class from `class_create`; its devices
+        // and files are gone (`Registration` drops them first). The kernel frees it later.
+        unsafe { bindings::class_destroy(self.ptr) };
+    }
+}
+
+/// A read-only file in a class directory, `/sys/class/<class>/<attribute name>`.
+///
+/// # Invariants
+///
+/// `class_create_file_ns(class, attr, NULL)` succeeded and the file has not been removed yet.
+struct ClassFile {
+    class: *const bindings::class,
+    attr: *const bindings::class_attribute,
+}
+
+impl ClassFile {
+    /// # Safety
+    ///
+    /// `attr` must stay valid and unchanged until the returned value is dropped, and `class`
+    /// must not be destroyed before that.
+    unsafe fn create(class: &Class, attr: *const bindings::class_attribute) -> Result<Self> {
+        // SAFETY: `class.ptr` is a live class (type invariant of `Class`); `attr` is valid until
+        // the file is removed (function safety requirement); NULL is the "no namespace" tag.
+        let ret = unsafe { bindings::class_create_file_ns(class.ptr, attr, ptr::null()) };
+        kernel::error::to_result(ret)?;
+        // INVARIANT: created just above.
+        Ok(Self {
+            class: class.ptr,
+            attr,
+        })
+    }
+}
+
+impl Drop for ClassFile {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, the file exists in `class`, which is still registered
+        // (function safety requirement of `create`). Removal waits for running `show` calls.
+        unsafe { bindings::class_remove_file_ns(self.class, self.attr, ptr::null()) };
     }
 }
 
@@ -245,16 +298,12 @@ struct DeviceNode {
 }
 
 impl DeviceNode {
-    fn create(
-        class: &ClassRegistration,
-        devt: bindings::dev_t,
-        name: &'static CStr,
-    ) -> Result<Self> {
-        // SAFETY: `class.class` is registered (type invariant of `ClassRegistration`); the format
-        // string "%s" takes exactly one NUL-terminated string argument, `name`.
+    fn create(class: &Class, devt: bindings::dev_t, name: &'static CStr) -> Result<Self> {
+        // SAFETY: `class.ptr` is a live class (type invariant of `Class`); the format string
+        // "%s" takes exactly one NUL-terminated string argument, `name` (the kernel copies it).
         from_err_ptr(unsafe {
             bindings::device_create(
-                class.class,
+                class.ptr,
                 ptr::null_mut(),
                 devt,
                 ptr::null_mut(),
@@ -264,7 +313,7 @@ impl DeviceNode {
         })?;
         // INVARIANT: created just above.
         Ok(Self {
-            class: class.class,
+            class: class.ptr,
             devt,
         })
     }
@@ -277,13 +326,14 @@ impl Drop for DeviceNode {
     }
 }
 
-/// A registered [`ReadOnlyDevice`]: device number, class, device node and counters.
+/// A registered [`ReadOnlyDevice`]: device number, class, counter files and device node.
 ///
 /// Dropping it removes `/dev/<NAME>` and `/sys/class/<NAME>`. Fields drop in declaration order,
 /// the reverse of creation; a failing [`Registration::new`] drops what it created the same way.
 pub(crate) struct Registration<T: ReadOnlyDevice> {
     _device: DeviceNode,
-    _class: ClassRegistration,
+    _files: KVec<ClassFile>,
+    _class: Class,
     _chrdev: ChrdevRegion,
     _tables: KBox<Tables>,
     _device_type: PhantomData<T>,
@@ -296,11 +346,17 @@ impl<T: ReadOnlyDevice> Registration<T> {
         // SAFETY: `tables` is dropped after `chrdev` (field order of `Registration`; on an early
         // return, locals drop in reverse order of declaration).
         let chrdev = unsafe { ChrdevRegion::register(T::NAME, &tables.fops) }?;
-        // SAFETY: as above, `tables` outlives `class`, and is never written (`Tables` invariant).
-        let class = unsafe { ClassRegistration::register(&tables.class) }?;
+        let class = Class::create(T::NAME)?;
+        let mut files = KVec::with_capacity(tables.attrs.len(), GFP_KERNEL)?;
+        for attr in tables.attrs.iter() {
+            // SAFETY: `tables` (never written, `Tables` invariant) and `class` both outlive
+            // `files`, as above.
+            files.push(unsafe { ClassFile::create(&class, &attr.raw) }?, GFP_KERNEL)?;
+        }
         let device = DeviceNode::create(&class, chrdev.devt(), T::NAME)?;
         Ok(Self {
             _device: device,
+            _files: files,
             _class: class,
             _chrdev: chrdev,
             _tables: tables,
