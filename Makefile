@@ -1,6 +1,6 @@
 # Top-level entry points.  Each target provisions first (a no-op when nothing is missing).
-#   make build    provision + kernel + module + image (cached by content under ~/.cache)
-#   make vm-test  the main job: every testscript on its nodes, summary + JUnit in out/
+#   make build    provision + kernels + module + image, both flavours (cached by content)
+#   make vm-test  the main job: every testscript on its nodes, both flavours; summary + JUnit
 #   make test     the project's test suite (pytest: unit, build, VM and Nix checks); what CI runs
 #   make bench    benchmarks (print numbers, write out/bench.json)
 
@@ -15,14 +15,17 @@ all: vm-test
 provision:
 	PYTHONPATH=src $(PYTHON) -m printerfact.build.provision
 
+# Both kernel flavours (default, debug); FLAVOURS=default for the production kernel only.
+FLAVOURS ?= default,debug
+
 build: provision
-	$(VPY) -m printerfact.build
+	$(VENV)/bin/printerfact build --flavour $(FLAVOURS)
 
 vm-test: build
-	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml junit.xml
+	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml junit.xml --flavour $(FLAVOURS)
 
 test: build
-	$(VPY) -m pytest
+	$(VPY) -m pytest --printerfact-flavours $(FLAVOURS)
 
 bench: build
 	$(VPY) bench/run.py --json $(OUT)/bench.json

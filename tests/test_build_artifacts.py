@@ -13,23 +13,35 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import kernel, module, paths, toolchain
+from printerfact.build import flavour, kernel, module, paths, toolchain
 from printerfact.build.artifacts import Artifacts, ensure_artifacts
 from printerfact.build.kernel_config import parse_config, unmet_options
 
 
 @pytest.fixture(scope="session")
 def artifacts() -> Artifacts:
-    return ensure_artifacts()
+    return ensure_artifacts("default")
 
 
-def test_config_has_every_fragment_option(artifacts: Artifacts) -> None:
-    dot_config = artifacts.kbuild_dir / ".config"
+@pytest.mark.parametrize("name", list(flavour.FLAVOURS))
+def test_config_has_every_fragment_option(name: str) -> None:
+    built = ensure_artifacts(name)
+    dot_config = built.kbuild_dir / ".config"
     fragment = parse_config(paths.FRAGMENT.read_text())
     assert len(fragment) >= 40  # the parser really read the fragment
-    for fragment_file in kernel.fragments():
+    for fragment_file in flavour.FLAVOURS[name].fragments:
         assert unmet_options(fragment_file, dot_config) == {}, fragment_file
-    assert parse_config(dot_config.read_text())["CONFIG_RUST"] == "y"
+    config = parse_config(dot_config.read_text())
+    assert config["CONFIG_RUST"] == "y"
+    # The flavours really differ: the sanitizers are on in debug only.
+    assert config.get("CONFIG_KASAN", "n") == ("y" if name == "debug" else "n")
+
+
+def test_flavours_are_separate_cache_entries() -> None:
+    default, debug = ensure_artifacts("default"), ensure_artifacts("debug")
+    assert default.bzimage != debug.bzimage and default.module_ko != debug.module_ko
+    assert "kasan_multi_shot" in debug.kernel_append
+    assert "kasan" not in default.kernel_append
 
 
 def test_modinfo(artifacts: Artifacts) -> None:
@@ -59,7 +71,7 @@ def test_module_only_rebuild(artifacts: Artifacts, tmp_path: Path) -> None:
     root = src / "printerfact.rs"
     root.write_text(root.read_text() + f"\n// rebuild marker {time.time_ns()}\n")
     tc = toolchain.detect()
-    kb = kernel.ensure_kernel(tc)
+    kb = kernel.ensure_kernel(tc, flavour.get("default"))
     kernel_stamp = (kb.bzimage.parent / ".complete").stat().st_mtime_ns
     ko = module.ensure_module(kb, tc, src=src)
     assert ko != artifacts.module_ko  # a new cache entry for the changed source

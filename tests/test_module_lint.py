@@ -1,4 +1,5 @@
-"""The module builds clean at W=1 and under the kernel's CLIPPY=1, and passes rustfmtcheck."""
+"""The module builds clean at W=1 and under the kernel's CLIPPY=1 against both kernel flavours
+(the debug one compiles the lockdep-only code), and passes rustfmtcheck."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import module, paths, toolchain
+from printerfact.build import flavour, module, paths, toolchain
 from printerfact.build.artifacts import Artifacts, ensure_artifacts
 
 # Debian's clippy and rustfmt match its rustc; rustup's on PATH would not.
@@ -16,9 +17,9 @@ CLIPPY_DRIVER = "/usr/bin/clippy-driver"
 RUSTFMT = "/usr/bin/rustfmt"
 
 
-@pytest.fixture(scope="module")
-def artifacts() -> Artifacts:
-    return ensure_artifacts()
+@pytest.fixture(scope="module", params=list(flavour.FLAVOURS))
+def artifacts(request: pytest.FixtureRequest) -> Artifacts:
+    return ensure_artifacts(request.param)
 
 
 def _module_copy(tmp_path: Path) -> Path:

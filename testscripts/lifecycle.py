@@ -1,13 +1,13 @@
 # Loading and unloading printerfact on a node that boots without it: the device and the class
-# appear and disappear with the module, open files pin it, and the kernel log stays clean.
-# Commands are POSIX sh for both NixOS (bash, kmod) and busybox.
+# appear and disappear with the module and open files pin it. (The kernel-log guard that runs
+# after every testscript fails the test on any kernel report: on the debug kernel, a lockdep
+# report at load or a use-after-free at unload.) Commands are POSIX sh for both NixOS (bash,
+# kmod) and busybox.
 import re
 
 DEV = "/dev/printerfact"
 SYS = "/sys/class/printerfact"
 CYCLES = 20
-# Kernel log lines that mean something went wrong in the kernel.
-KERNEL_TROUBLE = r"WARNING:|BUG:|Oops|refcount_t|Call Trace|general protection"
 
 start_all()
 machine.wait_for_unit("multi-user.target")
@@ -73,7 +73,5 @@ with subtest("unloading is refused while a reader holds the device open, accepte
     machine.succeed("modprobe -r printerfact")
     machine.fail(f"test -e {DEV}")
 
-with subtest("kernel log is clean"):
-    kernel_log = machine.succeed("dmesg")
-    t.assertEqual(len(re.findall(r"printerfact: loaded \d+ facts", kernel_log)), CYCLES + 2)
-    t.assertNotRegex(kernel_log, KERNEL_TROUBLE)
+with subtest("every load logged its line once"):
+    t.assertEqual(load_lines(), CYCLES + 2)

@@ -1,7 +1,7 @@
 # printerfact under concurrent load on 2 CPUs: readers, an open/close storm, unloading while
-# files are being opened, and a clean kernel log afterwards. The known facts are read in the
-# guest from /etc/printerfact/facts.txt (a copy of module/facts.txt). Commands are POSIX sh for
-# both NixOS (bash, coreutils) and busybox.
+# files are being opened (the kernel-log guard after the script checks the kernel log). The
+# known facts are read in the guest from /etc/printerfact/facts.txt (a copy of
+# module/facts.txt). Commands are POSIX sh for both NixOS (bash, coreutils) and busybox.
 import math
 import re
 
@@ -11,7 +11,6 @@ READS = 500
 STORMERS = 4
 STORM_OPENS = 2500
 UNLOAD_CYCLES = 20
-KERNEL_TROUBLE = r"WARNING:|BUG:|Oops|refcount_t|Call Trace|general protection"
 
 start_all()
 machine.wait_for_console_text(r"printerfact: loaded \d+ facts")
@@ -92,7 +91,6 @@ with subtest(f"{UNLOAD_CYCLES} unloads while 2 readers keep opening the device")
     t.assertIn(fact.rstrip("\n"), known)
     t.assertEqual(machine.succeed("cat /sys/module/printerfact/refcnt"), "0\n")
 
-with subtest("kernel log is clean"):
+with subtest("every load logged its line once"):
     kernel_log = machine.succeed("dmesg")
     t.assertEqual(len(re.findall(r"printerfact: loaded \d+ facts", kernel_log)), 1 + UNLOAD_CYCLES)
-    t.assertNotRegex(kernel_log, KERNEL_TROUBLE)

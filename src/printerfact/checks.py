@@ -92,12 +92,14 @@ def require_clean(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> N
 
 
 def pyflakes_findings(test: TestSpec, apis: Sequence[ApiModel]) -> list[Finding]:
-    """pyflakes with the names every API defines as builtins (nixpkgs' `PYFLAKES_BUILTINS`)."""
-    source = test.script.read_text()
+    """pyflakes with the names every API defines as builtins (nixpkgs' `PYFLAKES_BUILTINS`),
+    on the testScript as nixpkgs builds it (the script, then the kernel-log guard)."""
+    source, starts = test.full_script()
     try:
         tree = ast.parse(source, filename=str(test.script))
     except SyntaxError as e:
-        return [Finding(test.script, e.lineno or 0, f"syntax error: {e.msg}", "syntax")]
+        where, line = _locate(starts, e.lineno or 0)
+        return [Finding(where, line, f"syntax error: {e.msg}", "syntax")]
     per_api = {api.label: api.symbols(test) for api in apis}
     common = set.intersection(*per_api.values())
     checker = Checker(tree, filename=str(test.script), builtins=common)
@@ -106,8 +108,17 @@ def pyflakes_findings(test: TestSpec, apis: Sequence[ApiModel]) -> list[Finding]
         text = m.message % m.message_args
         if type(m).__name__ == "UndefinedName":
             text += _missing_from(m.message_args[0], per_api)
-        findings.append(Finding(test.script, m.lineno, text, "pyflakes"))
+        findings.append(Finding(*_locate(starts, m.lineno), text, "pyflakes"))
     return findings
+
+
+def _locate(starts: list[tuple[Path, int]], line: int) -> tuple[Path, int]:
+    """(file, line in that file) of `line` of a concatenated testScript."""
+    path, first = starts[0]
+    for part, part_first in starts:
+        if line >= part_first:
+            path, first = part, part_first
+    return path, line - first + 1
 
 
 def _missing_from(name: str, per_api: dict[str, set[str]]) -> str:
@@ -133,7 +144,7 @@ def mypy_findings(
         for test in tests:
             header = api.header(test)
             name = f"testscript_{test.name.replace('-', '_')}.py"
-            (work / name).write_text(header + test.script.read_text())
+            (work / name).write_text(header + test.full_script()[0])
             by_file[name] = (test, header.count("\n"))
         config = work / "mypy.ini"
         search_path = os.pathsep.join(str(p) for p in api.search_path)
@@ -167,9 +178,12 @@ def _parse_mypy(
             continue
         test, offset = by_file[m["file"]]
         line, msg = int(m["line"]) - offset, re.sub(r"\s+\[", " [", m["msg"])
+        where = test.script
         if line <= 0:  # in the generated header: a bug on our side, but say where
             line, msg = 0, f"in the {label} header: {msg}"
-        findings.append(Finding(test.script, line, msg, f"mypy: {label}"))
+        else:
+            where, line = _locate(test.full_script()[1], line)
+        findings.append(Finding(where, line, msg, f"mypy: {label}"))
     return findings, unparsed
 
 

@@ -51,6 +51,32 @@ def _add_out(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_flavours(p: argparse.ArgumentParser) -> None:
+    from printerfact.build import flavour
+
+    _env(
+        p,
+        "--flavour",
+        var=flavour.ENV,
+        default=flavour.DEFAULT,
+        type=_flavour_list,
+        help=f"kernel flavour(s), comma-separated: {', '.join(flavour.FLAVOURS)}",
+    )
+
+
+def _flavour_list(value: str) -> list[str]:
+    from printerfact.build import flavour
+
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in flavour.FLAVOURS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown flavour(s) {', '.join(unknown) or repr(value)};"
+            f" known: {', '.join(flavour.FLAVOURS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="printerfact", description=__doc__.split("\n")[0])
     _env(
@@ -70,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bld = sub.add_parser("build", help="build kernel, module and image (or take them from cache)")
     bld.add_argument("-j", "--jobs", type=int, help="parallel kernel build jobs")
+    _add_flavours(bld)
 
     run = sub.add_parser("run", help="static checks, build, then each test under its own driver")
     _add_selection(run)
     _add_out(run)
+    _add_flavours(run)
     run.add_argument(
         "-I",
         "--interactive",
@@ -166,40 +194,51 @@ def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
     # Same as `python -m printerfact.build`: builds everything or takes it from the cache.
     from printerfact.build.__main__ import main as build_main
 
-    return build_main(["-j", str(args.jobs)] if args.jobs else [])
+    jobs = ["-j", str(args.jobs)] if args.jobs else []
+    for flavour in args.flavour:
+        status = build_main([*jobs, "--flavour", flavour])
+        if status:
+            return status
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
     from printerfact.driver.errors import Terminated
 
-    if args.interactive and len(tests) != 1:
-        print("printerfact: --interactive takes exactly one TEST", file=sys.stderr)
+    flavours: list[str] = args.flavour
+    if args.interactive and (len(tests) != 1 or len(flavours) != 1):
+        print("printerfact: --interactive takes exactly one TEST and one flavour", file=sys.stderr)
         return 2
     if not args.skip_checks and not _static_checks(tests):
         return 1
-    artifacts = _artifacts()
-    if artifacts is None:
+    builds = [_artifacts(f) for f in flavours]
+    if None in builds:
         return 2
     out: Path = args.output_directory
+    per_flavour = [a for a in builds if a is not None]
     if args.dry_run:
-        return _dry_run(tests, artifacts, out)
+        return _dry_run(tests, per_flavour, out)
     if args.interactive:
-        return _interactive(tests[0], artifacts, args)
+        return _interactive(tests[0], per_flavour[0], args)
     outcomes: list[runner.Outcome] = []
+    per_test: dict[str, Path] = {}
     try:
-        for test in tests:
-            junit = runner.test_out_dir(out, test) / "junit.xml" if args.junit_xml else None
-            outcome = runner.run_one(
-                test,
-                artifacts,
-                out,
-                keep_vm_state=args.keep_vm_state,
-                global_timeout=args.global_timeout,
-                junit_xml=junit,
-            )
-            outcomes.append(outcome)
-            if outcome.detail:
-                print(f"{test.name}: {outcome.detail}", file=sys.stderr)
+        for artifacts in per_flavour:
+            for test in tests:
+                test_dir = runner.test_out_dir(out, test, artifacts.flavour)
+                junit = test_dir / "junit.xml" if args.junit_xml else None
+                outcome = runner.run_one(
+                    test,
+                    artifacts,
+                    out,
+                    keep_vm_state=args.keep_vm_state,
+                    global_timeout=args.global_timeout,
+                    junit_xml=junit,
+                )
+                outcomes.append(outcome)
+                per_test[outcome.test] = test_dir / "junit.xml"
+                if outcome.detail:
+                    print(f"{outcome.test}: {outcome.detail}", file=sys.stderr)
     except KeyboardInterrupt:  # the driver has stopped its VMs; report what ran
         print("printerfact: interrupted", file=sys.stderr)
         print(runner.summary_table(outcomes))
@@ -209,24 +248,23 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
         print(runner.summary_table(outcomes))
         return 143
     if args.junit_xml:
-        per_test = {t.name: runner.test_out_dir(out, t) / "junit.xml" for t in tests}
         # Relative to the output directory, as nixpkgs' driver does (an absolute path stays).
         runner.merge_junit(outcomes, per_test, out / args.junit_xml)
     print(runner.summary_table(outcomes))
     return 0 if all(o.status == "passed" for o in outcomes) else 1
 
 
-def _artifacts() -> Artifacts | None:
+def _artifacts(flavour: str) -> Artifacts | None:
     from printerfact.build.artifacts import BUILD_ERRORS, ensure_artifacts
 
     try:
-        return ensure_artifacts()
+        return ensure_artifacts(flavour)
     except BUILD_ERRORS as e:
         print(f"printerfact: build failed: {e}", file=sys.stderr)
         return None
 
 
-def _dry_run(tests: list[TestSpec], artifacts: Artifacts, out: Path) -> int:
+def _dry_run(tests: list[TestSpec], builds: list[Artifacts], out: Path) -> int:
     """Each node's QEMU command, as the driver would run it; boots nothing, not even a KVM probe.
 
     The node initrds are written under `<out>/<test>/vm-state-<node>/`, so the printed paths
@@ -244,17 +282,17 @@ def _dry_run(tests: list[TestSpec], artifacts: Artifacts, out: Path) -> int:
             " choose kvm after probing it; set kvm or tcg to choose)",
             file=sys.stderr,
         )
-    for test in tests:
-        # keep_vm_state: the node state (the initrds) lives in the output directory, not in
-        # the driver's private directory that is removed on exit.
-        with Driver(
-            test, artifacts, runner.test_out_dir(out, test), keep_vm_state=True, accel=accel
-        ) as driver:
-            for m in driver.machines:
-                m.prepare_initrd()
-            for name, argv in driver.qemu_command_lines().items():
-                print(f"# {test.name}: {name}")
-                print(render(argv))
+    for artifacts in builds:
+        for test in tests:
+            # keep_vm_state: the node state (the initrds) lives in the output directory, not in
+            # the driver's private directory that is removed on exit.
+            test_dir = runner.test_out_dir(out, test, artifacts.flavour)
+            with Driver(test, artifacts, test_dir, keep_vm_state=True, accel=accel) as driver:
+                for m in driver.machines:
+                    m.prepare_initrd()
+                for name, argv in driver.qemu_command_lines().items():
+                    print(f"# {runner.label(test, artifacts.flavour)}: {name}")
+                    print(render(argv))
     return 0
 
 
@@ -262,7 +300,7 @@ def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace)
     from printerfact import repl
     from printerfact.driver.driver import Driver
 
-    out = runner.test_out_dir(args.output_directory, test)
+    out = runner.test_out_dir(args.output_directory, test, artifacts.flavour)
     out.mkdir(parents=True, exist_ok=True)
     with Driver(
         test, artifacts, out, keep_vm_state=args.keep_vm_state, global_timeout=args.global_timeout

@@ -12,12 +12,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from printerfact.build import packages
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TESTS_FILE = REPO_ROOT / "testscripts" / "tests.toml"
+# Runs after every testscript, in its namespace (test.nix appends it to each testScript).
+KERNEL_LOG_GUARD = REPO_ROOT / "testscripts" / "kernel_log_guard.py"
 
-# Commands a node may ask for beyond the base system.  On the portable image busybox is
-# always there; on NixOS the mapping puts a `busybox` binary on PATH.
-KNOWN_PACKAGES = frozenset({"busybox"})
+# Commands a node may ask for beyond the base system (printerfact.build.packages maps them to
+# Debian's packages, nix/nixos-node.nix to nixpkgs').
+KNOWN_PACKAGES = packages.KNOWN
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _NODE_KEYS = {"module_at_boot", "services", "vlans", "memory_mb", "cpus", "users", "packages"}
@@ -49,6 +53,24 @@ class TestSpec:
     name: str
     script: Path
     nodes: tuple[NodeSpec, ...]
+    # Run after `script` in the same namespace: the testScript nixpkgs sees is their
+    # concatenation (see `script_parts`).
+    postscripts: tuple[Path, ...] = (KERNEL_LOG_GUARD,)
+
+    def script_parts(self) -> list[tuple[Path, str]]:
+        """(file, text) of the script and each postscript, in the order they run."""
+        return [(p, p.read_text()) for p in (self.script, *self.postscripts)]
+
+    def full_script(self) -> tuple[str, list[tuple[Path, int]]]:
+        """The testScript as test.nix builds it (the parts joined by newlines), and where each
+        part starts in it: (file, first line) pairs, for mapping findings back."""
+        text, starts = "", []
+        for path, part in self.script_parts():
+            if text and not text.endswith("\n"):
+                text += "\n"
+            starts.append((path, text.count("\n") + 1))
+            text += part
+        return text, starts
 
     def node_number(self, node: str) -> int:
         """1-based position of `node` in alphabetical order (the last octet of its address)."""

@@ -1,28 +1,31 @@
-"""pytest plugin: every test of a `tests.toml` is a pytest item, marked `vm`.
+"""pytest plugin: every test of a `tests.toml`, on each kernel flavour, is a pytest item
+marked `vm`.
 
 Loaded by the repository's root `conftest.py`.  Items are collected from any `tests.toml`
-pytest is pointed at, and only then: the default `testpaths = ["tests"]` stays fast (no VMs),
-and the VM tests run with
+pytest is pointed at:
 
-    pytest testscripts                        # all of them
-    pytest testscripts/tests.toml::printerfact
+    pytest testscripts                                  # every test on every flavour
+    pytest testscripts/tests.toml::printerfact[debug]   # one test, one flavour
+    pytest testscripts --printerfact-flavours default   # one flavour (env PRINTERFACT_FLAVOURS)
 
-An item runs the static checks (as `printerfact check`), gets the artifacts (built or cached,
-once per session), then runs the script under its own `Driver`; logs stay in
-`<--printerfact-out>/<test>/`.  A failure shows the script's own frames, the error, and the
-tail of each node's console log.
+An item runs the static checks (as `printerfact check`), gets the artifacts of its flavour
+(built or cached, once per session), then runs the script (and the kernel-log guard) under its
+own `Driver`; logs stay in `<--printerfact-out>/<test>[-<flavour>]/`.  A failure shows the
+script's own frames, the error, and the tail of each node's console log.
 """
 
 from __future__ import annotations
 
+import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from printerfact import runner
+from printerfact.build.flavour import FLAVOURS
 from printerfact.checks import StaticCheckFailed, require_clean
 from printerfact.nodes import TestSpec, load_tests
 
@@ -30,7 +33,8 @@ if TYPE_CHECKING:
     from printerfact.build.artifacts import Artifacts
 
 CONSOLE_TAIL_LINES = 30
-_ARTIFACTS = pytest.StashKey["Artifacts | Exception"]()
+_ARTIFACTS = pytest.StashKey[dict[str, "Artifacts | Exception"]]()
+FLAVOURS_ENV = "PRINTERFACT_FLAVOURS"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=3600,
         help="timeout for one testscript as a whole",
+    )
+    group.addoption(
+        "--printerfact-flavours",
+        metavar="NAMES",
+        default=os.environ.get(FLAVOURS_ENV, ",".join(FLAVOURS)),
+        help=f"kernel flavours to run every test on, comma-separated (env {FLAVOURS_ENV};"
+        f" default: all: {','.join(FLAVOURS)})",
     )
     group.addoption(
         "--printerfact-keep-vm-state",
@@ -66,23 +77,38 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def selected_flavours(config: pytest.Config) -> list[str]:
+    names = [n.strip() for n in config.getoption("printerfact_flavours").split(",") if n.strip()]
+    unknown = [n for n in names if n not in FLAVOURS]
+    if unknown:
+        raise pytest.UsageError(
+            f"--printerfact-flavours: unknown {', '.join(unknown)}; known: {', '.join(FLAVOURS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
 class ScriptsFile(pytest.File):
     def collect(self) -> Iterator[ScriptItem]:
+        flavours = selected_flavours(self.config)
         for spec in load_tests(self.path).values():
-            yield ScriptItem.from_parent(self, name=spec.name, spec=spec)
+            for flavour in flavours:
+                yield ScriptItem.from_parent(
+                    self, name=f"{spec.name}[{flavour}]", spec=spec, flavour=flavour
+                )
 
 
 class ScriptItem(pytest.Item):
-    def __init__(self, *, spec: TestSpec, **kwargs: Any) -> None:
+    def __init__(self, *, spec: TestSpec, flavour: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
+        self.flavour = flavour
         self.add_marker(pytest.mark.vm)
 
     @property
     def out_dir(self) -> Path:
         option = self.config.getoption("printerfact_out")
         base = Path(option) if option else self.config.rootpath / "out"
-        return runner.test_out_dir(base, self.spec)
+        return runner.test_out_dir(base, self.spec, self.flavour)
 
     def runtest(self) -> None:
         # Static checks first: a typo must not cost a kernel build or a boot.
@@ -92,7 +118,7 @@ class ScriptItem(pytest.Item):
         try:
             runner.execute(
                 self.spec,
-                _artifacts(self.config),
+                _artifacts(self.config, self.flavour),
                 self.out_dir,
                 keep_vm_state=self.config.getoption("printerfact_keep_vm_state"),
                 global_timeout=self.config.getoption("printerfact_global_timeout"),
@@ -112,12 +138,14 @@ class ScriptItem(pytest.Item):
             return str(exc)
         if runner.classify(exc) == "error" and not _is_driver_error(exc):
             return super().repr_failure(excinfo, style=style)  # a bug: full traceback
-        parts = [*script_frames(exc, self.spec.script), f"{type(exc).__name__}: {exc}"]
+        scripts = (self.spec.script, *self.spec.postscripts)
+        parts = [*script_frames(exc, scripts), f"{type(exc).__name__}: {exc}"]
         parts += console_tails(self.out_dir)
         return "\n".join(parts)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"testscript {self.spec.name} ({self.spec.script.name})"
+        where = f"{self.spec.script.name}, {self.flavour} kernel"
+        return self.path, None, f"testscript {self.spec.name} ({where})"
 
 
 def _is_driver_error(exc: BaseException) -> bool:
@@ -126,38 +154,38 @@ def _is_driver_error(exc: BaseException) -> bool:
     return isinstance(exc, MachineError)
 
 
-def _artifacts(config: pytest.Config) -> Artifacts:
-    """Built (or taken from the cache) once per session; a failed build fails every item fast."""
-    if _ARTIFACTS not in config.stash:
+def _artifacts(config: pytest.Config, flavour: str) -> Artifacts:
+    """Built (or taken from the cache) once per session and flavour; a failed build fails every
+    item of that flavour fast."""
+    built = config.stash.setdefault(_ARTIFACTS, {})
+    if flavour not in built:
         from printerfact.build.artifacts import ensure_artifacts
         from printerfact.driver.errors import Terminated
 
         try:
-            config.stash[_ARTIFACTS] = ensure_artifacts()
+            built[flavour] = ensure_artifacts(flavour)
         except Terminated:
             raise  # not a build failure to remember for every item
         except Exception as e:
-            config.stash[_ARTIFACTS] = e
-    result = config.stash[_ARTIFACTS]
+            built[flavour] = e
+    result = built[flavour]
     if isinstance(result, Exception):
         raise result
     return result
 
 
-def script_frames(exc: BaseException, script: Path) -> list[str]:
-    """The traceback lines that are in the testscript, as nixpkgs shows them."""
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if f.filename in (str(script), "<string>", "<testscript>")
-    ]
+def script_frames(exc: BaseException, scripts: Sequence[Path]) -> list[str]:
+    """The traceback lines that are in the testscript (or its postscripts), as nixpkgs shows
+    them."""
+    names = {str(s): s for s in scripts}
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in names]
     if not frames:
         return []
-    lines = script.read_text().splitlines()
     out = ["testscript traceback (most recent call last):"]
     for f in frames:
+        lines = names[f.filename].read_text().splitlines()
         code = lines[f.lineno - 1].strip() if f.lineno and f.lineno <= len(lines) else ""
-        out.append(f"  {script}:{f.lineno}: {code}")
+        out.append(f"  {f.filename}:{f.lineno}: {code}")
     return out
 
 

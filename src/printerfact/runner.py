@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from printerfact.build.flavour import DEFAULT as DEFAULT_FLAVOUR
 from printerfact.nodes import TestSpec
 
 if TYPE_CHECKING:
     from printerfact.build.artifacts import Artifacts
+    from printerfact.driver.logger import AbstractLogger
 
 Status = Literal["passed", "failed", "error"]
 
@@ -37,8 +39,14 @@ def select(tests: dict[str, TestSpec], names: Sequence[str]) -> list[TestSpec]:
     return [tests[n] for n in names] if names else list(tests.values())
 
 
-def test_out_dir(out: Path, test: TestSpec) -> Path:
-    return out / test.name
+def label(test: TestSpec, flavour: str = DEFAULT_FLAVOUR) -> str:
+    """How a run of `test` on a kernel flavour is named in tables, JUnit and pytest ids."""
+    return test.name if flavour == DEFAULT_FLAVOUR else f"{test.name}[{flavour}]"
+
+
+def test_out_dir(out: Path, test: TestSpec, flavour: str = DEFAULT_FLAVOUR) -> Path:
+    """`<out>/<test>` (default flavour) or `<out>/<test>-<flavour>`."""
+    return out / (test.name if flavour == DEFAULT_FLAVOUR else f"{test.name}-{flavour}")
 
 
 def execute(
@@ -49,8 +57,10 @@ def execute(
     keep_vm_state: bool = False,
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
+    logger: AbstractLogger | None = None,
 ) -> None:
-    """Run one testscript; raises what the driver raises."""
+    """Run one testscript; raises what the driver raises.  `logger`: the driver's terminal
+    logger (default: stderr)."""
     from printerfact.driver.driver import Driver
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +71,7 @@ def execute(
         keep_vm_state=keep_vm_state,
         global_timeout=global_timeout,
         junit_xml=junit_xml,
+        logger=logger,
     ) as driver:
         driver.run_tests()
 
@@ -94,11 +105,12 @@ def run_one(
     from printerfact.driver.errors import Terminated
 
     start = time.monotonic()
+    name = label(test, artifacts.flavour)
     try:
         execute(
             test,
             artifacts,
-            test_out_dir(out, test),
+            test_out_dir(out, test, artifacts.flavour),
             keep_vm_state=keep_vm_state,
             global_timeout=global_timeout,
             junit_xml=junit_xml,
@@ -108,8 +120,8 @@ def run_one(
     except (Exception, SystemExit) as e:
         status = classify(e)
         detail = f"{type(e).__name__}: {e}" if status != "passed" else ""
-        return Outcome(test.name, status, time.monotonic() - start, detail)
-    return Outcome(test.name, "passed", time.monotonic() - start)
+        return Outcome(name, status, time.monotonic() - start, detail)
+    return Outcome(name, "passed", time.monotonic() - start)
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from . import flavour
 from .artifacts import BUILD_ERRORS, ensure_artifacts
 
 
@@ -14,14 +15,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "-j", "--jobs", type=int, help="parallel kernel build jobs (default: cores+1)"
     )
+    parser.add_argument(
+        "--flavour",
+        choices=sorted(flavour.FLAVOURS),
+        default=None,
+        help=f"kernel flavour (default: ${flavour.ENV} or {flavour.DEFAULT})",
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        art = ensure_artifacts(args.jobs)
+        art = ensure_artifacts(args.flavour, args.jobs)
     except BUILD_ERRORS as e:
         print(f"build failed: {e}", file=sys.stderr)
         return 2
-    print(f"kernel  {art.bzimage} ({art.kernel_release})")
+    print(f"kernel  {art.bzimage} ({art.kernel_release}, {art.flavour})")
     print(f"kbuild  {art.kbuild_dir}")
     print(f"module  {art.module_ko}")
     print(f"image   {art.initrd}")

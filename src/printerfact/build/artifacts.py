@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import image, kernel, module, progress, toolchain
+from . import flavour as flavours
+from . import image, kernel, module, packages, progress, toolchain
 
 # What a build can fail with that deserves a one-line message rather than a traceback: each
 # names the log, the package or the file to fix.
@@ -13,6 +14,8 @@ BUILD_ERRORS = (
     progress.BuildError,
     toolchain.ToolchainError,
     kernel.KernelSourceError,
+    flavours.UnknownFlavour,
+    packages.PackageError,
     FileNotFoundError,
 )
 
@@ -24,12 +27,18 @@ class Artifacts:
     kbuild_dir: Path
     module_ko: Path
     initrd: Path
+    flavour: str = flavours.DEFAULT
+    kernel_append: str = flavours.FLAVOURS[flavours.DEFAULT].kernel_append
 
 
-def ensure_artifacts(jobs: int | None = None) -> Artifacts:
-    """Toolchain check -> kernel -> module -> base image; each a cache hit when unchanged."""
+def ensure_artifacts(flavour: str | None = None, jobs: int | None = None) -> Artifacts:
+    """Toolchain check -> kernel -> module -> base image; each a cache hit when unchanged.
+
+    `flavour`: a name from `flavour.FLAVOURS`; None means $PRINTERFACT_FLAVOUR or `default`.
+    """
+    fl = flavours.get(flavour)
     tc = toolchain.detect()
-    kb = kernel.ensure_kernel(tc, jobs)
+    kb = kernel.ensure_kernel(tc, fl, jobs)
     ko = module.ensure_module(kb, tc)
     initrd = image.ensure_base_image(ko, kb.release)
     return Artifacts(
@@ -38,4 +47,6 @@ def ensure_artifacts(jobs: int | None = None) -> Artifacts:
         kbuild_dir=kb.build_dir,
         module_ko=ko,
         initrd=initrd,
+        flavour=fl.name,
+        kernel_append=fl.kernel_append,
     )

@@ -48,6 +48,9 @@ COMMON_PACKAGES = {
     "nix-instantiate": "nix-bin",
     "modinfo": "kmod",
     "linux-source-6.12": "linux-source-6.12",
+    # node packages (tests.toml `packages`), copied with their libraries into those nodes only
+    "trinity": "trinity",
+    "stress-ng": "stress-ng",
 }
 
 SUPPORTED = tuple(RUST_PACKAGES)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from printerfact.nodes import NodeSpec, TestSpec
 
-from . import cache, cpio, paths
+from . import cache, cpio, packages, paths
 from .cpio import CpioWriter
 
 if TYPE_CHECKING:
@@ -144,10 +144,15 @@ def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
 
 
 def node_initrd(artifacts: Artifacts, test: TestSpec, node: NodeSpec, dest_dir: Path) -> Path:
-    """Write `<node>.initrd` (base image + node archive) into dest_dir and return its path."""
-    base = artifacts.initrd
+    """Write `<node>.initrd` (base image + the node's package segments + node archive) into
+    dest_dir and return its path."""
+    segments = [
+        packages.ensure_segment(p) for p in node.packages if p not in packages.IN_BASE_IMAGE
+    ]
     dest = dest_dir / f"{node.name}.initrd"
-    with dest.open("wb") as out, base.open("rb") as src:
-        shutil.copyfileobj(src, out)
+    with dest.open("wb") as out:
+        for part in (artifacts.initrd, *segments):
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out)
         out.write(node_archive(test, node))
     return dest

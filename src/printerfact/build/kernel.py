@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cache, paths, progress
+from .flavour import Flavour
 from .kernel_config import unmet_options
 from .toolchain import Toolchain, ToolchainError, check_rustavailable
 
@@ -122,27 +123,22 @@ def check_version(version: tuple[int, int, int]) -> None:
         )
 
 
-def fragments() -> list[Path]:
-    """Config fragments in merge order: the project's, then the portable boot tuning."""
-    return [paths.FRAGMENT, paths.BOOT_FRAGMENT]
-
-
-def build_key(identity: str, toolchain: Toolchain) -> str:
+def build_key(identity: str, toolchain: Toolchain, fragments: tuple[Path, ...]) -> str:
     return cache.content_key(
         {
             "source": identity,
-            "fragments": [cache.file_digest(f) for f in fragments()],
+            "fragments": [cache.file_digest(f) for f in fragments],
             "toolchain": toolchain.identity,
             "recipe": RECIPE_VERSION,
         }
     )
 
 
-def ensure_kernel(toolchain: Toolchain, jobs: int | None = None) -> KernelBuild:
+def ensure_kernel(toolchain: Toolchain, flavour: Flavour, jobs: int | None = None) -> KernelBuild:
     tree, identity = unpacked_source(source_path())
     check_version(kernel_version(tree))
-    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain)
-    cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, jobs))
+    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour.fragments)
+    cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, flavour, jobs))
     return KernelBuild(
         bzimage=entry / "bzImage",
         release=(entry / "release").read_text().strip(),
@@ -156,21 +152,24 @@ def _run_quiet(argv: list[str], cwd: Path | None = None) -> None:
     subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
 
 
-def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> None:
+def _build(
+    tree: Path, entry: Path, toolchain: Toolchain, flavour: Flavour, jobs: int | None
+) -> None:
+    fragments = flavour.fragments
     out = entry / "build"
     out.mkdir()
     make = ["make", "-C", str(tree), f"O={out}", *toolchain.make_vars()]
     _run_quiet([*make, "tinyconfig"])
     merge = tree / "scripts/kconfig/merge_config.sh"
-    _run_quiet([str(merge), "-m", "-O", str(out), str(out / ".config"), *map(str, fragments())],
+    _run_quiet([str(merge), "-m", "-O", str(out), str(out / ".config"), *map(str, fragments)],
                cwd=tree)  # fmt: skip
     _run_quiet([*make, "olddefconfig"])
     check_rustavailable(make, toolchain)
-    unmet = {k: v for f in fragments() for k, v in unmet_options(f, out / ".config").items()}
+    unmet = {k: v for f in fragments for k, v in unmet_options(f, out / ".config").items()}
     if unmet:
         detail = ", ".join(f"{k}: want {w}, got {g}" for k, (w, g) in sorted(unmet.items()))
         raise ToolchainError(f"the kernel config does not honour the fragment: {detail}")
-    steps_file = paths.cache_root() / "kernel" / "last-build-steps"
+    steps_file = paths.cache_root() / "kernel" / f"last-build-steps-{flavour.name}"
     try:
         expected = int(steps_file.read_text())
     except (OSError, ValueError):
@@ -179,7 +178,7 @@ def _build(tree: Path, entry: Path, toolchain: Toolchain, jobs: int | None) -> N
     steps = progress.run_logged(
         [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "bzImage", "modules"],
         log=entry / "build.log",
-        label="kernel build",
+        label=f"{flavour.name} kernel build",
         expected_steps=expected,
     )
     steps_file.write_text(str(steps))

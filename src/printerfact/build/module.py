@@ -20,8 +20,14 @@ def is_source(path: Path) -> bool:
     return path.name in _SOURCE_NAMES or path.suffix in _SOURCE_SUFFIXES
 
 
-def ensure_module(kernel: KernelBuild, toolchain: Toolchain, src: Path = paths.MODULE_DIR) -> Path:
-    """Return the path of printerfact.ko built from `src` against `kernel`."""
+def ensure_module(
+    kernel: KernelBuild,
+    toolchain: Toolchain,
+    src: Path = paths.MODULE_DIR,
+    name: str = MODULE_NAME,
+) -> Path:
+    """Return the path of `<name>.ko` built from `src` against `kernel` (every module of `src`
+    is built and kept in the same cache entry)."""
     if not (src / "Kbuild").is_file():
         raise FileNotFoundError(f"{src} has no Kbuild: not a module source directory")
     key = cache.content_key(
@@ -49,11 +55,15 @@ def ensure_module(kernel: KernelBuild, toolchain: Toolchain, src: Path = paths.M
             label="module build",
             interval=60,
         )
-        shutil.copy2(work / f"{MODULE_NAME}.ko", dest / f"{MODULE_NAME}.ko")
+        for ko in work.glob("*.ko"):
+            shutil.copy2(ko, dest / ko.name)
 
     # The kernel's Makefiles record absolute paths of M=, so build at the final location.
     cache.ensure_entry_in_place(entry, build)
-    return entry / f"{MODULE_NAME}.ko"
+    ko = entry / f"{name}.ko"
+    if not ko.is_file():
+        raise FileNotFoundError(f"{src} builds no module {name}.ko")
+    return ko
 
 
 def modinfo(ko: Path) -> dict[str, str]:

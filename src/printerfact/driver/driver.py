@@ -76,14 +76,14 @@ def private_socket_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"printerfact-{os.getpid()}-"))
 
 
-KERNEL_APPEND = "console=ttyS0 panic=-1"
-
-
 class ArtifactsLike(Protocol):
     """What the driver uses of printerfact.build.artifacts.Artifacts."""
 
     @property
     def bzimage(self) -> Path: ...
+
+    @property
+    def kernel_append(self) -> str: ...  # the flavour's kernel command line
 
 
 InitrdFn = Callable[[NodeSpec, Path], Path]
@@ -142,15 +142,13 @@ class Driver:
             if accel is None:
                 accel = choose_accel(artifacts.bzimage, self.logger.info)
             build_initrd = initrd or _default_initrd(artifacts, test)
-            self.machines = [
-                self._machine(n, artifacts.bzimage, accel, build_initrd) for n in test.nodes
-            ]
+            self.machines = [self._machine(n, artifacts, accel, build_initrd) for n in test.nodes]
         except BaseException:
             self._cleanup()
             raise
 
     def _machine(
-        self, node: NodeSpec, kernel: Path, accel: Accel, build_initrd: InitrdFn
+        self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, build_initrd: InitrdFn
     ) -> Machine:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         state = base / f"vm-state-{node.name}"
@@ -161,9 +159,9 @@ class Driver:
 
         config = MachineConfig(
             name=node.name,
-            kernel=kernel,
+            kernel=artifacts.bzimage,
             initrd=initrd,
-            append=KERNEL_APPEND,
+            append=artifacts.kernel_append,
             accel=accel,
             memory_mb=node.memory_mb,
             cpus=node.cpus,
@@ -303,24 +301,26 @@ class Driver:
         return symbols
 
     def test_script(self) -> None:
-        """Run the test's script with `test_symbols()`; logs and re-raises a failure."""
-        script = self.test.script
+        """Run the test's script, then its postscripts (the kernel-log guard), in one namespace
+        with `test_symbols()`, as nixpkgs runs their concatenation; logs and re-raises a failure."""
         with self.logger.nested("run the VM test script"):
-            code = compile(script.read_text(), str(script), "exec")
-            try:
-                exec(code, self.test_symbols(), None)
-            except RequestedAssertionFailed as e:
-                self._log_script_failure(e)
-                raise
-            except BaseException as e:
-                for line in traceback.format_exception(e):
-                    for sub in line.rstrip().splitlines():
-                        self.logger.log_test_error(sub)
-                raise
+            namespace = self.test_symbols()
+            for path, text in self.test.script_parts():
+                code = compile(text, str(path), "exec")
+                try:
+                    exec(code, namespace, None)
+                except RequestedAssertionFailed as e:
+                    self._log_script_failure(e)
+                    raise
+                except BaseException as e:
+                    for line in traceback.format_exception(e):
+                        for sub in line.rstrip().splitlines():
+                            self.logger.log_test_error(sub)
+                    raise
 
     def _log_script_failure(self, e: BaseException) -> None:
-        script = str(self.test.script)
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == script]
+        scripts = {str(p) for p in (self.test.script, *self.test.postscripts)}
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in scripts]
         self.logger.log_test_error("Traceback (most recent call last):")
         for line in traceback.format_list(frames):
             for sub in line.rstrip().splitlines():

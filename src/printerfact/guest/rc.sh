@@ -8,6 +8,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# As systemd mounts it on NixOS: kmemleak's control file (debug flavour) lives there.
+mount -t debugfs debugfs /sys/kernel/debug
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts

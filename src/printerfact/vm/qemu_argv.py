@@ -74,6 +74,8 @@ def qemu_argv(c: QemuConfig) -> list[str]:
         c.qemu,
         "-name", c.name,
         "-M", "pc",
+        "-global", "PIIX4_PM.acpi-root-pci-hotplug=off",
+        "-global", "PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off",
         *accel,
         "-m", str(c.memory_mb),
         "-smp", str(c.cpus),

@@ -1,0 +1,68 @@
+"""Kernel flavours: which config fragments a kernel is built from, and how its guests boot.
+
+`default` is the production-like kernel; `debug` adds kernel/debug.config (KASAN, lockdep,
+UBSAN, KFENCE, kmemleak, debug objects, ...).  Each flavour is its own cache entry (the
+fragments are part of the kernel's cache key), so switching is free once both are built.
+Selected per run: `printerfact run --flavour debug`, `PRINTERFACT_FLAVOUR=debug`,
+`pytest --printerfact-flavours debug`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+ENV = "PRINTERFACT_FLAVOUR"
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Flavour:
+    name: str
+    # Merged in this order on top of tinyconfig (kernel.nix merges the same minus the
+    # portable-only boot tuning on top of nixpkgs' common config).
+    fragments: tuple[Path, ...]
+    # Kernel command-line arguments beyond the driver's own (console, panic).
+    cmdline: tuple[str, ...] = ()
+
+    @property
+    def kernel_append(self) -> str:
+        # log_buf_len: the kernel-log guard reads dmesg; a run full of reports must not push the
+        # first ones out of the default 128 KiB ring (nix/nixos-node.nix sets the same).
+        return " ".join(("console=ttyS0", "panic=-1", "log_buf_len=4M", *self.cmdline))
+
+
+BASE_FRAGMENTS = (paths.FRAGMENT, paths.BOOT_FRAGMENT)
+
+FLAVOURS: dict[str, Flavour] = {
+    "default": Flavour("default", BASE_FRAGMENTS),
+    "debug": Flavour(
+        "debug",
+        (*BASE_FRAGMENTS, paths.DEBUG_FRAGMENT),
+        cmdline=(
+            # Every KASAN report, not only the first: one test may hit several bugs.
+            "kasan_multi_shot",
+            # ACPI IRQ routing runs AML for each PCI device; under TCG with kmemleak and KASAN
+            # bookkeeping that took ~26 s per virtio device.  The MP table routes them as well.
+            "acpi=noirq",
+        ),
+    ),
+}
+
+
+class UnknownFlavour(ValueError):
+    pass
+
+
+def get(name: str | None = None) -> Flavour:
+    """The flavour called `name`, else $PRINTERFACT_FLAVOUR, else `default`."""
+    wanted = name or os.environ.get(ENV) or DEFAULT
+    try:
+        return FLAVOURS[wanted]
+    except KeyError:
+        raise UnknownFlavour(
+            f"unknown kernel flavour {wanted!r}; known: {', '.join(FLAVOURS)}"
+        ) from None

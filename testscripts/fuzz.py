@@ -1,0 +1,88 @@
+# /dev/printerfact under real fuzzers, bounded in time: trinity's random fd syscalls on files
+# opened from the device, stress-ng's device stressor, and meanwhile a loop that unloads and
+# loads the module. Nothing here checks the kernel log: the kernel-log guard after the script
+# fails the test on any kernel report (KASAN, lockdep, ... on the debug kernel).
+# The node has no network (vlans = []), so trinity's socket calls cannot reach anything. Both
+# fuzzers run as nobody, in /tmp; commands are POSIX sh for NixOS (bash) and busybox.
+import re
+import time
+
+DEV = "/dev/printerfact"
+OPENS = "/sys/class/printerfact/opens"
+# fd syscalls a character device can be handed; trinity picks their fds from its victim files.
+SYSCALLS = [
+    "read", "pread64", "readv", "preadv", "preadv2", "lseek", "ioctl", "mmap", "poll",
+    "ppoll", "select", "splice", "sendfile", "fcntl", "flock", "fstat", "fadvise64",
+    "readahead", "dup",
+]  # fmt: skip
+# Every fd provider but "pseudo" (trinity's name for files opened from the victim path).
+NO_OTHER_FDS = "sockets,pipes,perf,epoll,eventfd,timerfd,testfile,memfd,drm"
+TRINITY_CALLS = 30000
+TRINITY_CHILDREN = 4
+STRESS_SECONDS = 20
+
+
+def as_nobody(command: str) -> str:
+    return f"su -s /bin/sh nobody -c 'cd /tmp && {command}'"
+
+
+# Unloads and loads the module until /tmp/pf-stop exists; counts the unloads that succeeded
+# (an open file makes the kernel refuse them). Started in the background by the subtests.
+LOADER = (
+    "rm -f /tmp/pf-stop /tmp/pf-unloads; ("
+    " n=0; until test -e /tmp/pf-stop; do"
+    "  if modprobe -r printerfact 2> /dev/null; then n=$((n + 1)); fi;"
+    "  modprobe printerfact;"
+    " done; echo $n > /tmp/pf-unloads ) < /dev/null > /dev/null 2>&1 &"
+)
+STOP_LOADER = (
+    "touch /tmp/pf-stop; until test -s /tmp/pf-unloads; do sleep 0.2; done; cat /tmp/pf-unloads"
+)
+
+start_all()
+machine.wait_for_unit("multi-user.target")
+machine.succeed(f"test -c {DEV}", "command -v trinity", "command -v stress-ng")
+
+with subtest(f"trinity: {TRINITY_CALLS} syscalls on {DEV}, while the module is reloaded"):
+    trinity = (
+        f"trinity -q -l off -V {DEV} --disable-fds={NO_OTHER_FDS} -C {TRINITY_CHILDREN}"
+        f" -N {TRINITY_CALLS} " + " ".join(f"-c {name}" for name in SYSCALLS)
+    )
+    before = int(machine.succeed(f"cat {OPENS}"))
+    tic = time.monotonic()
+    # trinity opens its victim files once at start and keeps them: start the loader after.
+    machine.succeed(
+        f"({as_nobody(f'timeout 600 {trinity}')} < /dev/null > /tmp/trinity.log 2>&1;"
+        " echo $? > /tmp/trinity.status) &"
+    )
+    machine.wait_until_succeeds(f'test "$(cat {OPENS})" -gt {before}', timeout=120)
+    machine.succeed(LOADER)
+    machine.wait_until_succeeds("test -s /tmp/trinity.status", timeout=900)
+    seconds = time.monotonic() - tic
+    unloads = machine.succeed(STOP_LOADER).strip()
+    report = machine.succeed("cat /tmp/trinity.log")
+    t.assertEqual(machine.succeed("cat /tmp/trinity.status").strip(), "0", report[-3000:])
+    ran = re.findall(r"Ran (\d+) syscalls", report)
+    t.assertTrue(ran and int(ran[-1]) >= TRINITY_CALLS, report[-3000:])
+    machine.log(
+        f"trinity: {ran[-1]} syscalls in {seconds:.1f} s ({int(ran[-1]) / seconds:.0f}/s),"
+        f" {unloads} unloads"
+    )
+
+with subtest(f"stress-ng's device stressor on {DEV} for {STRESS_SECONDS} s, module reloaded"):
+    machine.succeed("modprobe printerfact", LOADER)
+    out = machine.succeed(
+        as_nobody(
+            f"stress-ng --dev 2 --dev-file {DEV} --timeout {STRESS_SECONDS}s --metrics-brief 2>&1"
+        ),
+        timeout=STRESS_SECONDS + 300,
+    )
+    unloads = machine.succeed(STOP_LOADER).strip()
+    t.assertRegex(out, r"successful run completed", out)
+    machine.log(f"stress-ng: {unloads} unloads while it ran")
+
+with subtest("the device still works"):
+    machine.succeed("modprobe printerfact")
+    known = set(machine.succeed("cat /etc/printerfact/facts.txt").splitlines())
+    t.assertIn(machine.succeed(f"cat {DEV}").rstrip("\n"), known)
+    t.assertEqual(machine.succeed("cat /sys/module/printerfact/refcnt"), "0\n")
