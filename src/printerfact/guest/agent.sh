@@ -4,7 +4,7 @@
 # instrumentation runs its backdoor root shell, and it gives commands the same surroundings:
 # bash, root, HOME=/root, /etc/profile sourced, cwd /tmp, stdin the console, stderr ttyS0.
 #
-# Protocol, one request at a time, every frame one line of ASCII:
+# Protocol, one request at a time, every frame one line:
 #   banner   guest -> host  "PFREADY 1"                       once, when the agent is listening
 #   request  host -> guest  "PFQ <id> <timeout> <command>"    timeout in seconds, 0 = none;
 #                                                             the command with each backslash
@@ -18,10 +18,11 @@
 # builtin: no process per request; `read -N` cannot be used, it flushes a tty's input).
 # Like `timeout T bash -c CMD` under nixpkgs: at T seconds its process group gets SIGTERM and
 # SIGCONT and the status is 124 (SIGKILL follows after a grace period, so nothing can wedge the
-# channel); a malformed T is a usage error, status 125.  It runs in a session of its own (that
-# is what the group kill needs) with stdin the console, as under nixpkgs: a command that reads
-# stdin blocks until its timeout.  stdout goes to a fresh file per request, removed once the
-# reply is sent, so children left behind can neither hold the reply open nor leak into another.
+# channel); a malformed T is a usage error, status 125.  It runs in a process group of its own
+# (what the group kill needs; a background one on the console, as under `timeout`) with stdin
+# the console, as under nixpkgs: a command that reads stdin waits until its timeout.  stdout
+# goes to a fresh file per request (old ones are removed in batches), so children left behind
+# can neither hold the reply open nor leak into another one.
 #
 # Overridable for local tests: PF_AGENT_STDERR (default /dev/ttyS0), PF_AGENT_TMPDIR (/run),
 # PF_AGENT_PROFILE (/etc/profile), PF_AGENT_CWD (/tmp), PF_AGENT_KILL_AFTER (5 seconds).
