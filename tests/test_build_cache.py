@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import cache, kernel, paths, toolchain
+from printerfact.build import cache, flavour, kernel, paths, toolchain
 
 
 def test_entry_is_built_once(tmp_path: Path) -> None:
@@ -47,21 +47,31 @@ def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["e.lock"]  # no entry, no temp dir
 
 
-def test_kernel_key_changes_with_fragment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+FRAGMENTS = flavour.FLAVOURS["default"].fragments
+
+
+def test_kernel_key_changes_with_fragment(tmp_path: Path) -> None:
     tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
-    before = kernel.build_key("tarball:abc", tc)
-    assert kernel.build_key("tarball:abc", tc) == before  # stable
+    before = kernel.build_key("tarball:abc", tc, FRAGMENTS)
+    assert kernel.build_key("tarball:abc", tc, FRAGMENTS) == before  # stable
     fragment = tmp_path / "frag.config"
     fragment.write_text(paths.FRAGMENT.read_text() + "CONFIG_IKCONFIG=y\n")
-    monkeypatch.setattr(paths, "FRAGMENT", fragment)
-    assert kernel.build_key("tarball:abc", tc) != before
+    assert kernel.build_key("tarball:abc", tc, (fragment, paths.BOOT_FRAGMENT)) != before
+
+
+def test_flavours_have_different_kernel_keys() -> None:
+    tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
+    keys = {kernel.build_key("tarball:abc", tc, f.fragments) for f in flavour.FLAVOURS.values()}
+    assert len(keys) == len(flavour.FLAVOURS)
+    assert flavour.FLAVOURS["debug"].fragments[: len(FRAGMENTS)] == FRAGMENTS  # same base
 
 
 def test_kernel_key_changes_with_toolchain_and_source() -> None:
     tc1 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.96"})
     tc2 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.97"})
-    assert kernel.build_key("tarball:abc", tc1) != kernel.build_key("tarball:abc", tc2)
-    assert kernel.build_key("tarball:abc", tc1) != kernel.build_key("tarball:abd", tc1)
+    key = kernel.build_key
+    assert key("tarball:abc", tc1, FRAGMENTS) != key("tarball:abc", tc2, FRAGMENTS)
+    assert key("tarball:abc", tc1, FRAGMENTS) != key("tarball:abd", tc1, FRAGMENTS)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from printerfact.build import image
 from printerfact.build.cpio import CpioWriter
 from printerfact.nodes import load_tests
@@ -52,11 +54,49 @@ def test_node_archive_carries_the_node_settings(tmp_path: Path) -> None:
     assert (root / "etc/printerfact/services/factd").read_text().startswith("exec busybox nc")
 
 
-def test_users_get_consecutive_uids(tmp_path: Path) -> None:
+def test_accounts_are_the_ones_nixos_creates(tmp_path: Path) -> None:
     test = load_tests()["printerfact"]
     _unpack(image.node_archive(test, test.nodes[0]), tmp_path / "root")
-    passwd = (tmp_path / "root/etc/passwd").read_text().splitlines()
-    assert passwd[0].startswith("root:x:0:0:")
-    assert passwd[1].startswith("alice:x:1000:100:")
-    home = (tmp_path / "root/home/alice").stat()  # cpio run as root keeps owners
-    assert (home.st_uid, home.st_gid, stat.S_IMODE(home.st_mode)) == (1000, 100, 0o700)
+    passwd = [line.split(":") for line in (tmp_path / "root/etc/passwd").read_text().splitlines()]
+    group = [line.split(":") for line in (tmp_path / "root/etc/group").read_text().splitlines()]
+    # name, uid, gid, home, shell
+    assert [(p[0], p[2], p[3], p[5], p[6]) for p in passwd] == [
+        ("root", "0", "0", "/root", "/bin/bash"),
+        ("nobody", "65534", "65534", "/var/empty", "/usr/sbin/nologin"),
+        ("alice", "1000", "100", "/home/alice", "/bin/bash"),  # normal users: uid 1000, ...
+    ]
+    assert [(g[0], g[2]) for g in group] == [("root", "0"), ("users", "100"), ("nogroup", "65534")]
+
+
+def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> None:
+    ko = tmp_path / "printerfact.ko"
+    ko.write_bytes(b"\x7fELF-not-really")
+    dest = tmp_path / "initrd.cpio"
+    bash = image.find_bash()
+    image.write_base_image(dest, image.find_busybox(), bash, ko, "6.12.0")
+    _unpack(dest.read_bytes(), tmp_path / "root")
+    root = tmp_path / "root"
+    assert (root / "bin/bash").read_bytes() == bash.read_bytes()
+    assert os.readlink(root / "bin/sh") == "bash"  # as on NixOS
+    assert os.readlink(root / "usr/bin/systemctl") == "/usr/lib/printerfact/systemctl"
+    assert os.readlink(root / "usr/bin/journalctl") == "/usr/lib/printerfact/journalctl"
+    assert "__ETC_PROFILE_DONE=1" in (root / "etc/profile").read_text()
+    inittab = (root / "etc/inittab").read_text()
+    assert "ttyS0" not in inittab  # no root shell on the serial console, as on NixOS
+    assert "::ctrlaltdel:/sbin/reboot" in inittab
+
+
+def test_a_missing_bash_static_names_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(image, "BASH", tmp_path / "absent")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="apt-get install bash-static"):
+        image.find_bash()
+    dynamic = tmp_path / "bash-static"
+    dynamic.write_bytes(b"\x7fELF /lib64/ld-linux-x86-64.so.2")
+    dynamic.chmod(0o755)
+    with pytest.raises(
+        FileNotFoundError, match="is not static. Install: apt-get install bash-static"
+    ):
+        image.find_bash()

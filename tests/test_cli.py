@@ -120,17 +120,21 @@ def test_dry_run_prints_each_nodes_qemu_command(
     base_image = tmp_path / "initrd.cpio"
     base_image.write_bytes(b"")  # the node initrds are really written: base + node config
     artifacts = Artifacts(fake, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
-    monkeypatch.setattr(cli, "_artifacts", lambda: artifacts)
+    monkeypatch.setattr(cli, "_artifacts", lambda flavour: artifacts)
     monkeypatch.setenv("PRINTERFACT_ACCEL", "tcg")  # no KVM probe: nothing boots
     assert cli.main(["run", "--dry-run", "--skip-checks", "network", "-o", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "# network: server" and lines[2] == "# network: client"
-    server, client = shlex.split(lines[1]), shlex.split(lines[3])
+    # Nodes in name order, as nixpkgs' `machines`.
+    assert lines[0] == "# network: client" and lines[2] == "# network: server"
+    client, server = shlex.split(lines[1]), shlex.split(lines[3])
     assert server[0] == "qemu-system-x86_64"
     assert server[server.index("-kernel") + 1] == str(fake)
     assert server[server.index("-initrd") + 1].endswith("server.initrd")
-    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=nic0" in server
-    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:01,id=nic0" in client
+    # The NIC names of NixOS test VMs, whose user-mode NIC is virtio-net-pci.0.
+    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=virtio-net-pci.1" in server
+    assert "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:01,id=virtio-net-pci.1" in client
+    disk = server[server.index("-drive") + 1]
+    assert disk.startswith("file=") and "vm-state-server/server.img,format=raw" in disk
 
 
 def test_dry_run_boots_nothing_and_its_initrds_exist(
@@ -146,7 +150,7 @@ def test_dry_run_boots_nothing_and_its_initrds_exist(
     base_image.write_bytes(b"base")
     kernel = tmp_path / "bzImage"
     artifacts = Artifacts(kernel, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
-    monkeypatch.setattr(cli, "_artifacts", lambda: artifacts)
+    monkeypatch.setattr(cli, "_artifacts", lambda flavour: artifacts)
     # No override and an empty probe cache: a driver left to choose would probe KVM.
     monkeypatch.delenv("PRINTERFACT_ACCEL", raising=False)
     monkeypatch.setenv("PRINTERFACT_CACHE", str(tmp_path / "cache"))
@@ -157,7 +161,7 @@ def test_dry_run_boots_nothing_and_its_initrds_exist(
     captured = capsys.readouterr()
     assert "--dry-run shows -accel tcg" in captured.err
     lines = captured.out.splitlines()
-    assert [ln for ln in lines if ln.startswith("#")] == ["# network: server", "# network: client"]
+    assert [ln for ln in lines if ln.startswith("#")] == ["# network: client", "# network: server"]
     for line in lines[1::2]:
         argv = shlex.split(line)
         assert argv[0] == "qemu-system-x86_64"

@@ -22,16 +22,38 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_each_test_of_tests_toml_is_an_item(project: pytest.Pytester) -> None:
+def test_each_test_of_tests_toml_is_an_item_per_flavour(project: pytest.Pytester) -> None:
     result = project.runpytest("-p", "printerfact.pytest_plugin", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["tests.toml::alpha", "tests.toml::beta", "*2 tests collected*"])
+    result.stdout.fnmatch_lines(
+        [
+            "tests.toml::alpha[[]default[]]",
+            "tests.toml::alpha[[]debug[]]",
+            "tests.toml::beta[[]default[]]",
+            "tests.toml::beta[[]debug[]]",
+            "*4 tests collected*",
+        ]
+    )
+
+
+def test_flavours_are_selected_by_option_and_environment(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = ("-p", "printerfact.pytest_plugin", "--collect-only", "-q")
+    result = project.runpytest(*plugin, "--printerfact-flavours", "debug")
+    result.stdout.fnmatch_lines(["tests.toml::alpha[[]debug[]]", "*2 tests collected*"])
+    monkeypatch.setenv(pytest_plugin.FLAVOURS_ENV, "default")
+    result = project.runpytest(*plugin)
+    result.stdout.fnmatch_lines(["tests.toml::alpha[[]default[]]", "*2 tests collected*"])
+    result = project.runpytest(*plugin, "--printerfact-flavours", "fast")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown fast; known: default, debug*"])
 
 
 def test_items_are_marked_vm(project: pytest.Pytester) -> None:
     result = project.runpytest(
         "-p", "printerfact.pytest_plugin", "-m", "not vm", "--strict-markers", "tests.toml"
     )
-    result.assert_outcomes(deselected=2)
+    result.assert_outcomes(deselected=4)
 
 
 def test_no_items_without_a_tests_toml(pytester: pytest.Pytester) -> None:
@@ -43,14 +65,14 @@ def test_no_items_without_a_tests_toml(pytester: pytest.Pytester) -> None:
 def test_static_check_failure_fails_the_item_before_any_build(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_build(config: object) -> None:
+    def no_build(config: object, flavour: str) -> None:
         raise AssertionError("must not build when the static checks fail")
 
     monkeypatch.setattr(pytest_plugin, "_artifacts", no_build)
     project.makepyfile(alpha='start_all()\nmachine.succed("true")\n')
     out = project.path / "o"
     result = project.runpytest(
-        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha"
+        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha[default]"
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -78,11 +100,11 @@ def test_driver_failure_shows_script_frames_error_and_console_tail(
     # run, so a dotted path could patch a stale copy).
     monkeypatch.setattr(runner, "execute", fake_execute)
     monkeypatch.setattr(pytest_plugin, "require_clean", lambda *a, **k: None)
-    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config: "artifacts")
+    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config, flavour: "artifacts")
     project.makepyfile(alpha='x = 1\nsucceed("cat /dev/printerfact")\n')
     out = project.path / "o"
     result = project.runpytest(
-        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha"
+        "-p", "printerfact.pytest_plugin", f"--printerfact-out={out}", "tests.toml::alpha[default]"
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -118,7 +140,7 @@ def test_sigterm_in_a_test_stops_the_session(
     base_image.write_bytes(b"")
     fake = Artifacts(tmp / "bzImage", "6.12.0", tmp, tmp / "printerfact.ko", base_image)
     monkeypatch.setattr(pytest_plugin, "require_clean", lambda *a, **k: None)
-    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config: fake)
+    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config, flavour: fake)
     monkeypatch.setenv("PRINTERFACT_ACCEL", "tcg")
     marker = tmp / "beta-ran"
     project.makepyfile(

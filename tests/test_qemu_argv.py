@@ -36,7 +36,7 @@ def test_pure_and_deterministic() -> None:
 def test_basic_machine() -> None:
     argv = qemu_argv(_config(memory_mb=512, cpus=2))
     assert argv[0] == "qemu-system-x86_64"
-    assert _value(argv, "-M") == ["pc"]
+    assert _value(argv, "-M") == ["q35"]
     assert _value(argv, "-m") == ["512"]
     assert _value(argv, "-smp") == ["2"]
     assert _value(argv, "-kernel") == ["/k/bzImage"]
@@ -81,11 +81,27 @@ def test_one_dgram_nic_per_vlan_with_deterministic_mac() -> None:
         "dgram,id=vlan7,local.type=unix,local.path=/s/vlan7.server,"
         "remote.type=unix,remote.path=/s/vlan7.hub",
     ]
+    # Named as QEMU names the VLAN NICs of a NixOS test VM, after its user-mode NIC 0:
+    # nixpkgs' block() switches "virtio-net-pci.1".
     assert _value(argv, "-device")[2:] == [
-        "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=nic0",
-        "virtio-net-pci,netdev=vlan7,mac=52:54:00:12:07:02,id=nic1",
+        "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=virtio-net-pci.1",
+        "virtio-net-pci,netdev=vlan7,mac=52:54:00:12:07:02,id=virtio-net-pci.2",
     ]
     assert "tcp" not in " ".join(argv)
+
+
+def test_disk_is_a_virtio_blk_device_on_the_raw_image() -> None:
+    assert "-drive" not in qemu_argv(_config())
+    argv = qemu_argv(_config(disk=Path("/st/vm-state-server/server.img")))
+    assert _value(argv, "-drive") == [
+        "file=/st/vm-state-server/server.img,format=raw,if=none,id=disk0,cache=writeback"
+    ]
+    assert "virtio-blk-pci,drive=disk0,serial=root" in _value(argv, "-device")
+
+
+def test_reboot_ends_qemu_unless_allowed() -> None:
+    assert "-no-reboot" in qemu_argv(_config())
+    assert "-no-reboot" not in qemu_argv(_config(allow_reboot=True))
 
 
 def test_mac_address() -> None:
@@ -117,6 +133,6 @@ def test_qemu_accepts_the_options(tmp_path: Path) -> None:
         netdevs = subprocess.run([qemu, "-netdev", "help"], capture_output=True, text=True)
     except FileNotFoundError:
         pytest.fail("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
-    for dev in ("virtio-serial-pci", "virtconsole", "virtio-net-pci"):
+    for dev in ("virtio-serial-pci", "virtconsole", "virtio-net-pci", "virtio-blk-pci"):
         assert f'"{dev}"' in devices.stdout
     assert "dgram" in netdevs.stdout.split()

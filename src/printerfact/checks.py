@@ -30,6 +30,7 @@ from pyflakes.checker import Checker
 
 from printerfact.build.paths import cache_root
 from printerfact.nodes import TestSpec
+from printerfact.stubs import unsupported
 from printerfact.stubs.api import ApiModel, nixpkgs_api, printerfact_api
 
 # mypy's incremental cache (a warm run takes a tenth of a cold one), beside the build cache.
@@ -75,11 +76,27 @@ def check(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> list[Find
         # pyflakes already named an undefined name on that line; mypy's echo adds nothing.
         undefined = {(f.script, f.line) for f in findings if "undefined name" in f.message}
         findings += [
-            f
+            _with_reason(f)
             for f in typed
             if not (f.message.endswith("[name-defined]") and (f.script, f.line) in undefined)
         ]
     return sorted(findings, key=lambda f: (str(f.script), f.line, f.message))
+
+
+_NO_ATTRIBUTE = re.compile(r'^"(\w+)" has no attribute "(\w+)"')
+_WHERE = "see docs/api-conformance.md"
+
+
+def _with_reason(f: Finding) -> Finding:
+    """A name nixpkgs has and the portable driver rejects: say so, and why."""
+    m = _NO_ATTRIBUTE.match(f.message)
+    reason = (
+        unsupported.BY_CLASS.get(m[1], {}).get(m[2]) if m and "nixpkgs" not in f.source else None
+    )
+    if reason is None:
+        return f
+    note = f" (nixpkgs has it; the portable driver does not: {reason}; {_WHERE})"
+    return Finding(f.script, f.line, f.message + note, f.source)
 
 
 def require_clean(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> None:
@@ -126,7 +143,9 @@ def _missing_from(name: str, per_api: dict[str, set[str]]) -> str:
     if not have:
         return ""
     lacking = [label for label in per_api if label not in have]
-    return f" (defined by {', '.join(have)}, not by {', '.join(lacking)})"
+    why = unsupported.SYMBOLS.get(name)
+    because = f": {why}; {_WHERE}" if why else ""
+    return f" (defined by {', '.join(have)}, not by {', '.join(lacking)}{because})"
 
 
 # mypy -------------------------------------------------------------------------------------
@@ -187,12 +206,23 @@ def _parse_mypy(
     return findings, unparsed
 
 
+# Parts of a mypy message that depend on how the API's classes are laid out, not on the
+# script: a "maybe ...?" suggestion (listed from the class's own names only) and the class
+# that defines a method ("succeed" of "CommandsMixin", one of our Machine's mixins).
+_LAYOUT = re.compile(r'; maybe "[^"]*"(, "[^"]*")*\?| of "\w+"')
+
+
 def _merge(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (script, line, message), naming every API that reported it."""
-    merged: dict[tuple[Path, int, str], list[str]] = {}
+    """One finding per (script, line, message), naming every API that reported it; messages
+    that differ only in layout details are one finding, worded as against nixpkgs' API."""
+    merged: dict[tuple[Path, int, str], tuple[str, list[str]]] = {}
     for f in findings:
-        merged.setdefault((f.script, f.line, f.message), []).append(f.source)
+        key = (f.script, f.line, _LAYOUT.sub("", f.message))
+        message, sources = merged.setdefault(key, (f.message, []))
+        sources.append(f.source)
+        if "nixpkgs" in f.source:
+            merged[key] = (f.message, sources)
     return [
         Finding(script, line, msg, "mypy: " + ", ".join(s.removeprefix("mypy: ") for s in srcs))
-        for (script, line, msg), srcs in merged.items()
+        for (script, line, _), (msg, srcs) in merged.items()
     ]

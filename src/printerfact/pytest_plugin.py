@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 CONSOLE_TAIL_LINES = 30
 _ARTIFACTS = pytest.StashKey[dict[str, "Artifacts | Exception"]]()
 FLAVOURS_ENV = "PRINTERFACT_FLAVOURS"
+_FLAVOURS = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Registered here too, so the items' marker is known outside this repository's pyproject.
     config.addinivalue_line("markers", "vm: boots QEMU guests (needs the built kernel and image)")
+    config.stash[_FLAVOURS] = selected_flavours(config)  # a bad name is a usage error, early
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -89,7 +91,7 @@ def selected_flavours(config: pytest.Config) -> list[str]:
 
 class ScriptsFile(pytest.File):
     def collect(self) -> Iterator[ScriptItem]:
-        flavours = selected_flavours(self.config)
+        flavours = self.config.stash[_FLAVOURS]
         for spec in load_tests(self.path).values():
             for flavour in flavours:
                 yield ScriptItem.from_parent(

@@ -44,6 +44,8 @@ COMMON_PACKAGES = {
     "xz": "xz-utils",
     "make": "make",
     "busybox": "busybox-static",
+    "bash-static": "bash-static",  # the guest's /bin/bash (and /bin/sh, as on NixOS)
+    "mkfs.ext4": "e2fsprogs",  # formats each node's persistent disk
     "qemu-system-x86_64": "qemu-system-x86",
     "nix-instantiate": "nix-bin",
     "modinfo": "kmod",

@@ -1,8 +1,9 @@
 """The VM image: a busybox initramfs carrying the module, plus a tiny per-node archive.
 
-The base image (busybox, the guest scripts, the module, the facts file) is cached by content.
-A node's settings (hostname, addresses, users, services) go into a second archive appended to
-it, so starting a node never rebuilds the base.
+The base image (busybox, bash, the guest scripts, the module, the facts file) is cached by
+content.  A node's settings (hostname, addresses, accounts, services) go into a second archive
+appended to it, so starting a node never rebuilds the base.  As on NixOS, /bin/sh is bash
+and commands run as root with bash; busybox provides the other tools.
 """
 
 from __future__ import annotations
@@ -16,27 +17,46 @@ from typing import TYPE_CHECKING
 
 from printerfact.nodes import NodeSpec, TestSpec
 
-from . import cache, cpio, packages, paths
+from . import cache, cpio, distro, packages, paths
 from .cpio import CpioWriter
 
 if TYPE_CHECKING:
     from .artifacts import Artifacts
 
 BUSYBOX = Path("/bin/busybox")
+BASH = Path("/bin/bash-static")
 FACTS = paths.MODULE_DIR / "facts.txt"
 GUEST_LIB = "usr/lib/printerfact"
+GUEST_COMMANDS = ("systemctl", "journalctl")  # guest scripts that go on PATH, in /usr/bin
 FIRST_UID = 1000  # normal users, in the order of NodeSpec.users (nix/nixos-node.nix agrees)
 USERS_GID = 100
+NOBODY = 65534  # nobody:nogroup, as NixOS's ids.nix
+PROFILE = b"""\
+# /etc/profile: sourced by the driver's agent for every command, as NixOS's backdoor does.
+# Exports the marker NixOS's /etc/profile exports, so a script can tell it was sourced.
+export __ETC_PROFILE_DONE=1
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+"""
+
+
+def _static_tool(path: Path, tool: str) -> Path:
+    """`path` (or `tool` on PATH) if it is a static executable; the error names the package."""
+    found = str(path) if path.is_file() else shutil.which(tool)
+    hint = distro.install_hint(tool)
+    if not found:
+        raise FileNotFoundError(f"{tool} not found. Install: {hint}")
+    # A dynamically linked one would need its libraries in the image.
+    if b"ld-linux" in Path(found).read_bytes()[:8192]:
+        raise FileNotFoundError(f"{found} is not static. Install: {hint}")
+    return Path(found)
 
 
 def find_busybox() -> Path:
-    found = shutil.which("busybox") if not BUSYBOX.is_file() else str(BUSYBOX)
-    if not found:
-        raise FileNotFoundError("busybox not found. Install: apt-get install busybox-static")
-    # A dynamically linked busybox would need its libraries in the image.
-    if b"ld-linux" in Path(found).read_bytes()[:8192]:
-        raise FileNotFoundError(f"{found} is not static. Install: apt-get install busybox-static")
-    return Path(found)
+    return _static_tool(BUSYBOX, "busybox")
+
+
+def find_bash() -> Path:
+    return _static_tool(BASH, "bash-static")
 
 
 def _guest_files() -> list[Path]:
@@ -45,9 +65,11 @@ def _guest_files() -> list[Path]:
 
 def ensure_base_image(module_ko: Path, release: str) -> Path:
     busybox = find_busybox()
+    bash = find_bash()
     key = cache.content_key(
         {
             "busybox": cache.file_digest(busybox),
+            "bash": cache.file_digest(bash),
             "guest": {p.name: cache.file_digest(p) for p in _guest_files()},
             "module": cache.file_digest(module_ko),
             "facts": cache.file_digest(FACTS),
@@ -57,47 +79,45 @@ def ensure_base_image(module_ko: Path, release: str) -> Path:
     )
     entry = paths.cache_root() / "image" / key
     cache.ensure_entry(
-        entry, lambda d: write_base_image(d / "initrd.cpio", busybox, module_ko, release)
+        entry, lambda d: write_base_image(d / "initrd.cpio", busybox, bash, module_ko, release)
     )
     return entry / "initrd.cpio"
 
 
-def write_base_image(dest: Path, busybox: Path, module_ko: Path, release: str) -> None:
+def write_base_image(dest: Path, busybox: Path, bash: Path, module_ko: Path, release: str) -> None:
     applets = subprocess.run(
         [str(busybox), "--list-full"], capture_output=True, text=True, check=True
     ).stdout.split()
     with dest.open("wb") as f:
         w = CpioWriter(f)
-        for d in (
-            "dev",
-            "proc",
-            "sys",
-            "run",
-            "tmp",
-            "root",
-            "home",
-            "etc",
-            "sbin",
-            "usr/bin",
-            "usr/sbin",
-        ):
+        for d in ("dev", "proc", "sys", "run", "home", "etc", "sbin", "usr/bin", "usr/sbin"):
             w.directory(d)
+        # Also the mount points of the node's disk (guest/rc.sh) and what they hold without one.
+        w.directory("root", 0o700)
+        w.directory("tmp", 0o1777)
+        for d in ("srv", "opt", "var/lib", "var/log"):
+            w.directory(d)
+        w.directory("var/empty", 0o555)
         w.char_device("dev/console", 5, 1)  # init's stdio before devtmpfs is mounted
         w.file("bin/busybox", busybox.read_bytes(), 0o755)
         for applet in applets:
-            if applet != "bin/busybox":
+            if applet not in ("bin/busybox", "bin/sh"):
                 w.symlink(applet, "/bin/busybox")
+        w.file("bin/bash", bash.read_bytes(), 0o755)
+        w.symlink("bin/sh", "bash")  # as on NixOS
         w.symlink("init", "/bin/busybox")  # busybox init, configured by /etc/inittab
         for p in _guest_files():
             if p.name == "inittab":
                 w.file("etc/inittab", p.read_bytes())
             else:
                 w.file(f"{GUEST_LIB}/{p.name}", p.read_bytes(), 0o755)
+        for command in GUEST_COMMANDS:
+            w.symlink(f"usr/bin/{command}", f"/{GUEST_LIB}/{command}")
         w.file("etc/printerfact/facts.txt", FACTS.read_bytes())
         moddir = f"lib/modules/{release}"
         w.file(f"{moddir}/extra/printerfact.ko", module_ko.read_bytes())
         w.file(f"{moddir}/modules.dep", b"extra/printerfact.ko:\n")
-        w.file("etc/profile", b"export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n")
+        w.file("etc/profile", PROFILE)
         w.close()
 
 
@@ -117,11 +137,16 @@ def node_env(test: TestSpec, node: NodeSpec) -> str:
 
 
 def _passwd(users: tuple[str, ...]) -> tuple[bytes, bytes]:
-    passwd = ["root:x:0:0:root:/root:/bin/sh"]
-    group = ["root:x:0:"]
+    """The accounts NixOS creates for the node: root, nobody, the normal users (shell bash,
+    group users); groups root, users, nogroup.  Homes are made at boot (guest/rc.sh)."""
+    passwd = [
+        "root:x:0:0:System administrator:/root:/bin/bash",
+        f"nobody:x:{NOBODY}:{NOBODY}:Unprivileged account (don't use!):/var/empty:"
+        "/usr/sbin/nologin",
+    ]
+    group = ["root:x:0:", f"users:x:{USERS_GID}:" + ",".join(users), f"nogroup:x:{NOBODY}:"]
     for uid, user in enumerate(users, start=FIRST_UID):
-        passwd.append(f"{user}:x:{uid}:{USERS_GID}:{user}:/home/{user}:/bin/sh")
-    group.append(f"users:x:{USERS_GID}:" + ",".join(users))
+        passwd.append(f"{user}:x:{uid}:{USERS_GID}::/home/{user}:/bin/bash")
     return ("\n".join(passwd) + "\n").encode(), ("\n".join(group) + "\n").encode()
 
 
@@ -135,8 +160,6 @@ def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
     passwd, group = _passwd(node.users)
     w.file("etc/passwd", passwd)
     w.file("etc/group", group)
-    for uid, user in enumerate(node.users, start=FIRST_UID):
-        w.directory(f"home/{user}", 0o700, owner=(uid, USERS_GID))  # as NixOS's isNormalUser
     for name, command in node.services.items():
         w.file(f"etc/printerfact/services/{name}", command.encode() + b"\n")
     w.close()

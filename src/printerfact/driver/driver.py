@@ -6,11 +6,14 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
                 junit_xml=None) as d:
         d.run_tests()          # test_script() under the global timeout
         d.test_script()        # exec the testscript with test_symbols()
-        d.test_symbols()       # dict for exec/REPL: start_all, join_all, subtest, retry,
-                               # polling_condition, machines, vlans, t, log, driver, Machine,
-                               # test_script, one Machine per node (dashes -> "_"), and
-                               # `machine` when the test has exactly one node
-        d.machines, d.vlans, d.logger, d.start_all(), d.join_all(), d.subtest(name)
+        d.test_symbols()       # dict for exec/REPL: nixpkgs' symbols (start_all, join_all,
+                               # subtest, retry, polling_condition, machines, vlans, t, log,
+                               # driver, Machine, test_script, run_tests, serial_stdout_on/off,
+                               # os), one Machine per node (dashes -> "_"), and `machine` when
+                               # the test has exactly one node; not create_machine (no NixOS
+                               # start scripts here: the static check rejects it)
+        d.machines (sorted by name, as nixpkgs), d.vlans, d.logger, d.start_all(),
+        d.join_all(), d.subtest(name)
         d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
 
 Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
@@ -19,10 +22,13 @@ Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, 
 `test_script()`/`run_tests()` log a failure (for a RequestedAssertionFailed only the testscript's
 frames, like nixpkgs) and re-raise it: RequestedAssertionFailed = the test failed, MachineError
 (VMCrashed, GlobalTimeout, Terminated, ...) = the infrastructure broke.  Nothing here calls
-sys.exit.  `__exit__` kills every QEMU, stops the VLAN hub and removes the private socket
-directory, also on Ctrl-C and SIGTERM (turned into `Terminated` while the driver is entered
-from the main thread); while it cleans up, SIGINT and SIGTERM are ignored, so a second Ctrl-C
-cannot leave a QEMU behind.  Output: `<out_dir>/<node>.console.log` per node, JUnit XML if asked.
+sys.exit.  Each node keeps its state directory (initrd, disk) in the private temporary
+directory, or with `keep_vm_state` in `<out_dir>/vm-state-<node>`, reused by the next run as
+nixpkgs' --keep-vm-state does.  `__exit__` kills every QEMU, stops the VLAN hub and removes
+the private socket directory, also on Ctrl-C and SIGTERM (turned into `Terminated` while the
+driver is entered from the main thread); while it cleans up, SIGINT and SIGTERM are ignored,
+so a second Ctrl-C cannot leave a QEMU behind.  Output: `<out_dir>/<node>.console.log` per
+node, JUnit XML if asked.
 """
 
 from __future__ import annotations
@@ -142,7 +148,11 @@ class Driver:
             if accel is None:
                 accel = choose_accel(artifacts.bzimage, self.logger.info)
             build_initrd = initrd or _default_initrd(artifacts, test)
-            self.machines = [self._machine(n, artifacts, accel, build_initrd) for n in test.nodes]
+            # Sorted by name, as nixpkgs' machines (its node attribute set is sorted).
+            self.machines = [
+                self._machine(n, artifacts, accel, build_initrd)
+                for n in sorted(test.nodes, key=lambda n: n.name)
+            ]
         except BaseException:
             self._cleanup()
             raise
@@ -151,17 +161,13 @@ class Driver:
         self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, build_initrd: InitrdFn
     ) -> Machine:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
-        state = base / f"vm-state-{node.name}"
-
-        def initrd() -> Path:
-            state.mkdir(parents=True, exist_ok=True)
-            return build_initrd(node, state)
-
         config = MachineConfig(
             name=node.name,
             kernel=artifacts.bzimage,
-            initrd=initrd,
+            initrd=lambda dest: build_initrd(node, dest),
             append=artifacts.kernel_append,
+            state_dir=base / f"vm-state-{node.name}",
+            keep_vm_state=self.keep_vm_state,
             accel=accel,
             memory_mb=node.memory_mb,
             cpus=node.cpus,
@@ -181,13 +187,7 @@ class Driver:
         """Node name -> the QEMU argv it would start with; starts nothing and builds nothing
         (a machine's initrd path is the one `Machine.prepare_initrd` built, if it ran)
         (render with printerfact.vm.qemu_argv.render for --dry-run)."""
-        base = self.out_dir if self.keep_vm_state else self.tmp_dir
-        return {
-            m.name: m.command_line(
-                m.initrd_path or base / f"vm-state-{m.name}" / f"{m.name}.initrd"
-            )
-            for m in self.machines
-        }
+        return {m.name: m.command_line(m.initrd_path) for m in self.machines}
 
     # --- context manager and cleanup ------------------------------------------------------------
 
@@ -294,11 +294,20 @@ class Driver:
             driver=self,
             Machine=Machine,
             test_script=self.test_script,
+            run_tests=self.run_tests,
+            serial_stdout_on=self.serial_stdout_on,
+            serial_stdout_off=self.serial_stdout_off,
+            os=os,
         )
         symbols.update({m.config.name.replace("-", "_"): m for m in self.machines})
         if len(self.machines) == 1:
             symbols["machine"] = self.machines[0]
         return symbols
+
+    @property
+    def tests(self) -> str:
+        """The testscript's text (nixpkgs' `Driver.tests`)."""
+        return self.test.script.read_text()
 
     def test_script(self) -> None:
         """Run the test's script, then its postscripts (the kernel-log guard), in one namespace
@@ -332,7 +341,7 @@ class Driver:
     def run_tests(self) -> None:
         """`test_script()` under the global timeout; then `sync` on running machines."""
         self.logger.info(f"Test will time out and terminate in {self.global_timeout} seconds")
-        timer = threading.Timer(self.global_timeout, self._terminate_test)
+        timer = threading.Timer(self.global_timeout, self.terminate_test)
         timer.daemon = True
         timer.start()
         try:
@@ -343,9 +352,9 @@ class Driver:
         finally:
             timer.cancel()
 
-    def _terminate_test(self) -> None:
-        # Runs in the timer thread: kill the VMs (blocked calls fail at once), then interrupt
-        # the main thread in case the script is busy with something else.
+    def terminate_test(self) -> None:
+        """The global timeout's action: kill the VMs (blocked calls fail at once), then
+        interrupt the main thread in case the script is busy with something else."""
         self._timed_out = True
         reason = f"global timeout of {self.global_timeout} s reached"
         self.logger.error(reason)
@@ -360,23 +369,26 @@ class Driver:
         """Start every machine, in parallel."""
         with self.logger.nested("start all VMs"):
             errors: list[BaseException] = []
+            done = [threading.Event() for _ in self.machines]
 
-            def start(m: Machine) -> None:
+            def start(m: Machine, finished: threading.Event) -> None:
                 try:
                     m.start()
                 except BaseException as e:
                     errors.append(e)
+                finally:
+                    finished.set()
 
-            threads = [threading.Thread(target=start, args=(m,)) for m in self.machines]
-            for th in threads:
-                th.start()
+            for m, finished in zip(self.machines, done, strict=True):
+                threading.Thread(target=start, args=(m, finished), daemon=True).start()
             try:
-                for th in threads:
-                    th.join()
+                for finished in done:
+                    finished.wait()
             except BaseException:
-                # Ctrl-C: let the (short) starts finish, so cleanup sees every QEMU.
-                for th in threads:
-                    th.join()
+                # Ctrl-C: let the (short) starts finish, so cleanup sees every QEMU.  (Events,
+                # not Thread.join: a join interrupted by a signal may return early afterwards.)
+                for finished in done:
+                    finished.wait()
                 raise
             if errors:
                 raise errors[0]

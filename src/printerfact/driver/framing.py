@@ -19,8 +19,9 @@ from dataclasses import dataclass
 BANNER = b"PFREADY 1\n"
 # How often a blocked read checks abort(); data wakes it immediately, so this costs no latency.
 _POLL_S = 0.1
-# The guest enforces the timeout; the host gives it this much longer before it gives up.
-HOST_GRACE_S = 10.0
+# The guest enforces the timeout (and kills 5 s after it); the host gives it this much longer
+# before it gives up on a guest that stopped answering.
+HOST_GRACE_S = 30.0
 
 
 class ChannelError(Exception):
@@ -35,12 +36,26 @@ class ChannelTimeout(ChannelError):
 class Reply:
     status: int
     stdout: bytes
+    timed_out: bool = False  # the guest's timeout ended the command (status 124)
 
 
-def encode_request(req_id: int, command: str, timeout: int | None) -> bytes:
-    limit = 0 if timeout is None else max(1, int(timeout))
-    payload = base64.b64encode(command.encode()).decode()
-    return f"PFQ {req_id} {limit} {payload}\n".encode()
+def format_timeout(timeout: float | None) -> str:
+    """The request's timeout field: None and 0 mean none (as `timeout 0` does); a negative
+    value goes through as written, and the agent answers it like `timeout`: status 125."""
+    if timeout is None:
+        return "0"
+    if isinstance(timeout, int) or float(timeout).is_integer():
+        return str(int(timeout))
+    return f"{timeout:.3f}"
+
+
+def encode_request(req_id: int, command: str, timeout: float | None) -> bytes:
+    """One line: the command with backslashes and newlines escaped (the agent's printf %b
+    undoes exactly that)."""
+    if "\0" in command:  # no shell can hold one
+        raise ValueError("a command cannot contain a NUL byte")
+    escaped = command.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"PFQ {req_id} {format_timeout(timeout)} {escaped}\n".encode()
 
 
 def decode_reply(
@@ -66,13 +81,14 @@ def decode_reply(
             end = eol
         else:
             return None
-    status = int(buf[start + len(head) : eol])
+    fields = bytes(buf[start + len(head) : eol]).split()
+    status, timed_out = int(fields[0]), fields[1:2] == [b"1"]
     body = bytes(buf[eol + 1 : end])
     try:
         out = base64.b64decode(body.replace(b"\n", b""), validate=True)
     except binascii.Error as e:
         raise ChannelError(f"corrupt reply {req_id}: {e}") from e
-    return Reply(status, out), end + len(tail)
+    return Reply(status, out, timed_out), end + len(tail)
 
 
 class CommandChannel:
@@ -103,7 +119,7 @@ class CommandChannel:
                 return
             self._fill(deadline, "the guest agent's ready banner")
 
-    def send(self, command: str, timeout: int | None, *, deadline: float | None = None) -> int:
+    def send(self, command: str, timeout: float | None, *, deadline: float | None = None) -> int:
         """Send a request without waiting for its reply (which will be discarded as stale);
         a guest that stops reading fails this at `abort()` or the monotonic `deadline`."""
         if self._broken is not None:
@@ -136,15 +152,18 @@ class CommandChannel:
             os.set_blocking(self._wfd, was_blocking)
         return req_id
 
-    def run(self, command: str, timeout: int | None, *, host_timeout: float | None = None) -> Reply:
+    def run(
+        self, command: str, timeout: float | None, *, host_timeout: float | None = None
+    ) -> Reply:
         """Run `command` in the guest; the host waits `timeout` + HOST_GRACE_S at most
-        (or `host_timeout` if given), then raises ChannelTimeout."""
+        (or `host_timeout` if given; no limit for a timeout of None or 0), then raises
+        ChannelTimeout."""
         # A banner already here means the agent restarted while idle: it listens again.
         last = self._buf.rfind(BANNER)
         if last >= 0:
             del self._buf[: last + len(BANNER)]
-        if host_timeout is None and timeout is not None:
-            host_timeout = timeout + HOST_GRACE_S
+        if host_timeout is None and timeout:
+            host_timeout = max(0.0, timeout) + HOST_GRACE_S
         deadline = None if host_timeout is None else time.monotonic() + host_timeout
         req_id = self.send(command, timeout, deadline=deadline)
         scanned = 0

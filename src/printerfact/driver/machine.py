@@ -1,16 +1,17 @@
 """`Machine`: nixpkgs' Machine API over one QEMU VM, a facade over small parts.
 
 Lifecycle and the QEMU argv live in vm/, the channels in `session.VmSession`, the command
-protocol in `framing`, the polling helpers in `waits`, file copies in `transfer`.  Semantics
-follow nixpkgs: `start()` returns once QEMU runs (it does not wait for the boot), the first
-command waits for the guest agent ("connected"), `execute` runs with `set -euo pipefail`.
-Deliberate differences: a command over its timeout raises `CommandTimeout` (nixpkgs returns
-status 124), and a dead VM or guest panic raises `VMCrashed` at once, with the console tail.
+protocol in `framing`, and Machine's methods in mixins: `commands` (execute, succeed, fail),
+`terminal` (console, monitor, keys, block), `units` (systemd), `waits`, `transfer` (file
+copies).  Semantics follow nixpkgs: `start()` returns once QEMU runs (it does not wait for the
+boot), the first command waits for the guest agent ("connected"), `reboot()` presses
+Ctrl-Alt-Delete, a node's disk lives in its state directory.  A dead VM or guest panic raises
+`VMCrashed` at once, with the console tail, where nixpkgs would hang.
 """
 
 from __future__ import annotations
 
-import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,22 +19,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.driver.errors import (
-    CommandTimeout,
-    MachineError,
-    RequestedAssertionFailed,
-    VMCrashed,
-)
+from printerfact.driver.commands import CommandsMixin
+from printerfact.driver.errors import MachineError, VMCrashed
 from printerfact.driver.framing import ChannelError, ChannelTimeout
 from printerfact.driver.logger import AbstractLogger
 from printerfact.driver.session import VmSession
+from printerfact.driver.terminal import TerminalMixin
 from printerfact.driver.transfer import TransferMixin
+from printerfact.driver.units import UnitsMixin
 from printerfact.driver.waits import WaitsMixin
-from printerfact.vm.monitor import MonitorError
+from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
 from printerfact.vm.network import VLan
-from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, nic_id, qemu_argv
-
-KILLED_STATUS = 137  # the agent's timeout kills with SIGKILL
+from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, qemu_argv
 
 
 @dataclass(frozen=True)
@@ -42,19 +39,22 @@ class MachineConfig:
 
     name: str
     kernel: Path
-    initrd: Callable[[], Path]  # built on first start, then reused
+    initrd: Callable[[Path], Path]  # writes the node's initrd into a directory, returns it
     append: str
+    state_dir: Path  # the initrd and the disk; kept across runs with --keep-vm-state
     accel: Accel = "tcg"
     memory_mb: int = 256
     cpus: int = 1
     node_number: int = 1
     vlans: tuple[VLan, ...] = ()
+    disk_size_mb: int | None = DISK_SIZE_MB  # None: no disk, nothing survives a restart
+    keep_vm_state: bool = False
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None
     boot_timeout: float = 300.0
 
 
-class Machine(WaitsMixin, TransferMixin):
+class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixin):
     def __init__(
         self,
         config: MachineConfig,
@@ -67,7 +67,10 @@ class Machine(WaitsMixin, TransferMixin):
         self.config = config
         self.name = config.name
         self.out_dir = out_dir
+        self.tmp_dir = socket_dir  # nixpkgs' name for the driver's temporary directory
         self.socket_dir = socket_dir
+        self.state_dir = config.state_dir  # assignable, as in nixpkgs
+        self.keep_vm_state = config.keep_vm_state
         self.logger = logger
         self.callbacks = callbacks if callbacks is not None else []
         self.console_log_path = out_dir / f"{self.name}.console.log"
@@ -76,6 +79,7 @@ class Machine(WaitsMixin, TransferMixin):
         self._session: VmSession | None = None
         self._initrd: Path | None = None
         self._lock = threading.RLock()
+        self._starting = threading.Lock()  # held while QEMU and its channels come up
         self._console_cursor = 0
 
     def __repr__(self) -> str:
@@ -95,7 +99,20 @@ class Machine(WaitsMixin, TransferMixin):
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def qemu_config(self, initrd: Path) -> QemuConfig:
+    @property
+    def disk_path(self) -> Path | None:
+        """The node's disk image (in its state directory), or None if it has none."""
+        if self.config.disk_size_mb is None:
+            return None
+        return self.state_dir / f"{self.name}.img"
+
+    @property
+    def pid(self) -> int | None:
+        """QEMU's pid while the VM runs."""
+        s = self._session
+        return s.proc.pid if s is not None and self.booted else None
+
+    def qemu_config(self, initrd: Path, allow_reboot: bool = False) -> QemuConfig:
         c = self.config
         nics = tuple(
             Nic(v.nr, mac_address(v.nr, c.node_number), v.member_socket(self.name), v.hub_socket)
@@ -113,19 +130,22 @@ class Machine(WaitsMixin, TransferMixin):
             memory_mb=c.memory_mb,
             cpus=c.cpus,
             nics=nics,
+            disk=self.disk_path,
+            allow_reboot=allow_reboot,
             qemu=c.qemu,
             bios=c.bios,
         )
 
-    def command_line(self, initrd: Path) -> list[str]:
-        """The QEMU argv this machine starts with, given its initrd (for --dry-run)."""
-        return qemu_argv(self.qemu_config(initrd))
+    def command_line(self, initrd: Path | None = None) -> list[str]:
+        """The QEMU argv this machine starts with (for --dry-run; builds and creates nothing)."""
+        return qemu_argv(self.qemu_config(initrd or self.state_dir / f"{self.name}.initrd"))
 
     def prepare_initrd(self) -> Path:
         """Build this machine's initrd (once; `start` uses it) and return its path."""
         with self._lock:
-            if self._initrd is None:
-                self._initrd = self.config.initrd()
+            if self._initrd is None or not self._initrd.exists():
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                self._initrd = self.config.initrd(self.state_dir)
             return self._initrd
 
     @property
@@ -134,26 +154,32 @@ class Machine(WaitsMixin, TransferMixin):
         return self._initrd
 
     def start(self, allow_reboot: bool = False) -> None:
-        """Start the VM; returns once QEMU runs, without waiting for the boot."""
-        if allow_reboot:
-            raise MachineError("allow_reboot is not supported: QEMU always runs with -no-reboot")
+        """Start the VM; returns once QEMU runs, without waiting for the boot.  Without
+        `allow_reboot` a guest reboot ends QEMU (-no-reboot), as in nixpkgs."""
         with self._lock:
             if self.booted:
                 return
             self.log("starting vm")
-            qc = self.qemu_config(self.prepare_initrd())
+            qc = self.qemu_config(self.prepare_initrd(), allow_reboot)
+            if qc.disk is not None:
+                try:
+                    if ensure_disk(qc.disk, self.config.disk_size_mb or DISK_SIZE_MB):
+                        self.log(f"created disk {qc.disk}")
+                except (DiskError, OSError) as e:
+                    raise MachineError(f"{self.name}: cannot make its disk: {e}") from e
             for nic in qc.nics:
                 nic.local_socket.unlink(missing_ok=True)
             sockets = {"serial": qc.serial_socket, "monitor": qc.monitor_socket}
             sockets["shell"] = qc.shell_socket
-            self._session = VmSession(
-                self.name,
-                qemu_argv(qc),
-                sockets,
-                self.console_log_path,
-                on_console_line=lambda line: self.logger.log_serial(line, self.name),
-                on_qemu_output=lambda line: self.log(f"qemu: {line}"),
-            )
+            with self._starting:
+                self._session = VmSession(
+                    self.name,
+                    qemu_argv(qc),
+                    sockets,
+                    self.console_log_path,
+                    on_console_line=lambda line: self.logger.log_serial(line, self.name),
+                    on_qemu_output=lambda line: self.log(f"qemu: {line}"),
+                )
             self._console_cursor = 0
             self.booted = True
             self.log(f"QEMU running (pid {self._session.proc.pid}, accel {qc.accel})")
@@ -203,12 +229,26 @@ class Machine(WaitsMixin, TransferMixin):
         self.wait_for_shutdown()
 
     def crash(self) -> None:
-        """Simulate a power failure: QEMU quits at once."""
+        """Simulate a power failure: QEMU quits at once (polling conditions are checked
+        first, as for any monitor command)."""
         if not self.booted:
             return
         self.log("forced crash")
+        self.run_callbacks()
         self._require_session().monitor.send_quit()
         self.wait_for_shutdown()
+
+    def reboot(self) -> None:
+        """Press Ctrl-Alt-Delete; the next command waits for the guest to be back (with
+        `start(allow_reboot=True)`; otherwise the guest's reboot ends QEMU)."""
+        self.send_key("ctrl-alt-delete")
+        self.connected = False
+
+    def cleanup_statedir(self) -> None:
+        """Delete the state directory (the disk and the initrd), as nixpkgs does at start."""
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.logger.log(f"deleting VM state directory {self.state_dir}")
+        self.logger.log("if you want to keep the VM state, pass --keep-vm-state")
 
     def kill(self, reason: str) -> None:
         """Kill QEMU now; calls waiting on this VM fail with `reason`."""
@@ -217,7 +257,10 @@ class Machine(WaitsMixin, TransferMixin):
             s.kill(reason)
 
     def release(self) -> None:
-        """Kill QEMU and close its channels (driver cleanup); idempotent."""
+        """Kill QEMU and close its channels (driver cleanup); idempotent.  A start still in
+        progress (in another thread) is waited for, so its QEMU is not missed."""
+        with self._starting:
+            pass
         if self._session is not None:
             try:
                 self.log(f"kill machine (pid {self._session.proc.pid})")
@@ -230,161 +273,3 @@ class Machine(WaitsMixin, TransferMixin):
         self.connected = False
         if s is not None:
             s.close()
-
-    # --- commands -----------------------------------------------------------------------------
-
-    def execute(
-        self,
-        command: str,
-        check_return: bool = True,
-        check_output: bool = True,
-        timeout: int | None = 900,
-    ) -> tuple[int, str]:
-        """Run a shell command in the guest; (status, stdout).  stderr goes to the console."""
-        status, out = self._execute_bytes(command, check_return, check_output, timeout)
-        return status, out.decode(errors="replace")
-
-    def _execute_bytes(
-        self,
-        command: str,
-        check_return: bool = True,
-        check_output: bool = True,
-        timeout: int | None = 900,
-    ) -> tuple[int, bytes]:
-        self.run_callbacks()
-        self.connect()
-        full = f"set -euo pipefail; {command}"
-        with self._lock:
-            s = self._require_session()
-            if not check_output:
-                s.channel.send(full, timeout)
-                return -2, b""
-            tic = time.monotonic()
-            try:
-                reply = s.channel.run(full, timeout)
-            except ChannelTimeout as e:
-                raise CommandTimeout(
-                    s.crash_report(f"command `{command}` got no reply: {e}")
-                ) from e
-            except ChannelError as e:
-                if not check_return:
-                    return -1, b""  # e.g. `poweroff`: the VM went away as asked
-                raise VMCrashed(s.crash_report(f"while running `{command}`: {e}")) from e
-        elapsed = time.monotonic() - tic
-        if timeout is not None and reply.status == KILLED_STATUS and elapsed >= timeout - 0.5:
-            raise CommandTimeout(s.crash_report(f"command `{command}` timed out after {timeout} s"))
-        return (reply.status if check_return else -1), reply.stdout
-
-    def succeed(self, *commands: str, timeout: int | None = None) -> str:
-        """Run each command; raise at the first non-zero status; the outputs concatenated."""
-        output = ""
-        for command in commands:
-            with self.nested(f"must succeed: {command}"):
-                status, out = self.execute(command, timeout=timeout)
-                if status != 0:
-                    self.log(f"output: {out}")
-                    raise RequestedAssertionFailed(
-                        f"command `{command}` failed (exit code {status})"
-                    )
-                output += out
-        return output
-
-    def fail(self, *commands: str, timeout: int | None = None) -> str:
-        """Like `succeed`, but each command must exit non-zero."""
-        output = ""
-        for command in commands:
-            with self.nested(f"must fail: {command}"):
-                status, out = self.execute(command, timeout=timeout)
-                if status == 0:
-                    raise RequestedAssertionFailed(f"command `{command}` unexpectedly succeeded")
-                output += out
-        return output
-
-    def sleep(self, secs: int) -> None:
-        # Guest time, not host time.
-        self.succeed(f"sleep {secs}")
-
-    def systemctl(self, q: str, user: str | None = None) -> tuple[int, str]:
-        """`systemctl q` in the guest (as `user` via su if given), as nixpkgs."""
-        if user is not None:
-            return self.execute(f"su -l {user} -s /bin/sh -c 'systemctl --user {q}'")
-        return self.execute(f"systemctl {q}")
-
-    def shell_interact(self, address: str | None = None) -> None:
-        """Type commands for the guest (one per line; Ctrl-D ends); for the REPL."""
-        if address is not None:
-            raise MachineError("shell_interact(address=...) is not supported")
-        self.connect()
-        self.log("Terminal is ready (one command per line, Ctrl-D to leave):")
-        while True:
-            try:
-                line = input("$ ")
-            except (EOFError, KeyboardInterrupt):
-                print()
-                return
-            if line.strip():
-                status, out = self.execute(line, timeout=None)
-                print(out, end="" if out.endswith("\n") or not out else "\n")
-                if status != 0:
-                    print(f"[exit {status}]")
-
-    # --- console and monitor ------------------------------------------------------------------
-
-    def get_console_log(self) -> str:
-        """All serial console output since the last start, one string."""
-        s = self._session
-        return "\n".join(s.console.lines) if s is not None else ""
-
-    def wait_for_console_text(self, regex: str, timeout: int | None = None) -> None:
-        """Wait until `regex` matches console output not consumed by an earlier wait."""
-        pattern = re.compile(regex)
-        with self.nested(f"waiting for {regex} to appear on console"):
-            s = self._require_session()
-            deadline = None if timeout is None else time.monotonic() + timeout
-            console = s.console
-            with console.changed:
-                while True:
-                    n = len(console.lines)
-                    text = "\n".join(console.lines[self._console_cursor : n])
-                    match = pattern.search(text)
-                    if match is not None:
-                        # Consume up to the line the match ends on, as nixpkgs: a later wait
-                        # still sees the lines after it that arrived in the same chunk.
-                        last = max(match.start(), match.end() - 1)
-                        line = self._console_cursor + text.count("\n", 0, last)
-                        self._console_cursor = min(n, line + 1)
-                        return
-                    reason = s.abort_reason()
-                    if reason is not None or console.closed:
-                        raise VMCrashed(s.crash_report(reason or "console closed"))
-                    wait = 0.5
-                    if deadline is not None:
-                        wait = min(wait, deadline - time.monotonic())
-                        if wait <= 0:
-                            raise RequestedAssertionFailed(
-                                f"{self.name}: {regex!r} did not appear on the console "
-                                f"within {timeout} s"
-                            )
-                    console.changed.wait(wait)
-
-    def send_console(self, chars: str) -> None:
-        """Send characters to the serial console (ttyS0)."""
-        self._require_session().console.send(chars.encode())
-
-    def send_monitor_command(self, command: str) -> str:
-        """Send an HMP command to QEMU's monitor; returns its output."""
-        self.run_callbacks()
-        s = self._require_session()
-        try:
-            return s.monitor.command(command)
-        except (MonitorError, OSError) as e:
-            raise VMCrashed(s.crash_report(f"monitor command `{command}` failed: {e}")) from e
-
-    def block(self) -> None:
-        """Unplug every network cable of this machine (nixpkgs: `set_link ... off`)."""
-        for i in range(len(self.config.vlans)):
-            self.send_monitor_command(f"set_link {nic_id(i)} off")
-
-    def unblock(self) -> None:
-        for i in range(len(self.config.vlans)):
-            self.send_monitor_command(f"set_link {nic_id(i)} on")

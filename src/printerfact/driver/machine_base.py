@@ -1,15 +1,23 @@
-"""What the Machine helpers (waits, transfer) need from Machine: declared once, typed."""
+"""What the Machine helpers (commands, terminal, units, waits, transfer) need from Machine:
+declared once, typed."""
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
+
+from printerfact.driver.logger import AbstractLogger
+from printerfact.driver.session import VmSession
 
 
 class MachineBase(ABC):
     name: str
     out_dir: Path
+    logger: AbstractLogger
+    _lock: threading.RLock
+    _session: VmSession | None
 
     @abstractmethod
     def log(self, msg: str) -> None: ...
@@ -18,6 +26,15 @@ class MachineBase(ABC):
     def nested(
         self, msg: str, attrs: dict[str, str] | None = None
     ) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def run_callbacks(self) -> None: ...
+
+    @abstractmethod
+    def connect(self) -> None: ...
+
+    @abstractmethod
+    def _require_session(self) -> VmSession: ...
 
     @abstractmethod
     def execute(
@@ -39,3 +56,6 @@ class MachineBase(ABC):
 
     @abstractmethod
     def succeed(self, *commands: str, timeout: int | None = None) -> str: ...
+
+    @abstractmethod
+    def send_monitor_command(self, command: str) -> str: ...

@@ -1,14 +1,15 @@
-"""Machine's polling helpers (nixpkgs semantics: retry once a second until a timeout)."""
+"""Machine's polling helpers (nixpkgs semantics: retry once a second until a timeout).
+
+wait_until_* pass their timeout to each attempt too, as nixpkgs does: an attempt that runs
+past it ends with status 124, which counts as a failed attempt.
+"""
 
 from __future__ import annotations
 
 import shlex
 
-from printerfact.driver.errors import MachineError, RequestedAssertionFailed
 from printerfact.driver.machine_base import MachineBase
 from printerfact.driver.retry import retry
-
-UNITS_DIR = "/run/units"  # the portable image's unit states (docs/architecture.md)
 
 
 def _port_open_cmd(port: int, addr: str) -> str:
@@ -20,94 +21,59 @@ def _port_open_cmd(port: int, addr: str) -> str:
     )
 
 
+def _unix_socket_open_cmd(addr: str, is_datagram: bool) -> str:
+    # What `nc -z -U` (nixpkgs) finds out, read from the kernel's socket table, since busybox
+    # nc has no unix sockets: a socket bound at that path, and for a stream socket listening
+    # (flag __SO_ACCEPTCON).  The path is resolved first, as connect() follows symlinks.
+    kind = "0002" if is_datagram else "0001"
+    return (
+        f'p=$(readlink -f -- {shlex.quote(addr)}) && awk -v p="$p"'
+        f' \'NR > 1 && $5 == "{kind}" && ($5 == "0002" || $4 == "00010000")'
+        " && substr($0, index($0, $8)) == p { found = 1 } END { exit !found }' /proc/net/unix"
+    )
+
+
 class WaitsMixin(MachineBase):
-    def wait_until_succeeds(self, command: str, timeout: int = 900) -> str:
-        """Repeat `command` once a second until it succeeds; its output."""
+    def _wait_until(self, command: str, timeout: int, success: bool) -> str:
         output = ""
 
         def check(_last_try: bool) -> bool:
             nonlocal output
             status, output = self.execute(command, timeout=timeout)
-            return status == 0
+            return (status == 0) == success
 
+        retry(check, timeout)
+        return output
+
+    def wait_until_succeeds(self, command: str, timeout: int = 900) -> str:
+        """Repeat `command` once a second until it succeeds; its output."""
         with self.nested(f"waiting for success: {command}"):
-            retry(check, timeout)
-            return output
+            return self._wait_until(command, timeout, success=True)
 
     def wait_until_fails(self, command: str, timeout: int = 900) -> str:
         """Repeat `command` once a second until it fails; its output."""
-        output = ""
-
-        def check(_last_try: bool) -> bool:
-            nonlocal output
-            status, output = self.execute(command, timeout=timeout)
-            return status != 0
-
         with self.nested(f"waiting for failure: {command}"):
-            retry(check, timeout)
-            return output
+            return self._wait_until(command, timeout, success=False)
+
+    def _wait_for_status(self, command: str, timeout: int, success: bool) -> None:
+        retry(lambda _last_try: (self.execute(command)[0] == 0) == success, timeout)
 
     def wait_for_file(self, filename: str, timeout: int = 900) -> None:
-        def check(_last_try: bool) -> bool:
-            return self.execute(f"test -e {filename}")[0] == 0
-
         with self.nested(f"waiting for file '{filename}'"):
-            retry(check, timeout)
+            self._wait_for_status(f"test -e {filename}", timeout, success=True)
 
     def wait_for_open_port(self, port: int, addr: str = "localhost", timeout: int = 900) -> None:
-        def check(_last_try: bool) -> bool:
-            return self.execute(_port_open_cmd(port, addr))[0] == 0
-
         with self.nested(f"waiting for TCP port {port} on {addr}"):
-            retry(check, timeout)
+            self._wait_for_status(_port_open_cmd(port, addr), timeout, success=True)
 
     def wait_for_closed_port(self, port: int, addr: str = "localhost", timeout: int = 900) -> None:
-        def check(_last_try: bool) -> bool:
-            return self.execute(_port_open_cmd(port, addr))[0] != 0
-
         with self.nested(f"waiting for TCP port {port} on {addr} to be closed"):
-            retry(check, timeout)
+            self._wait_for_status(_port_open_cmd(port, addr), timeout, success=False)
 
-    def get_unit_state(self, unit: str) -> str:
-        """activating|active|failed|inactive, or "" if the unit is unknown (yet)."""
-        return self._unit_states(unit)[0]
-
-    def _unit_states(self, unit: str) -> tuple[str, str]:
-        if "." not in unit:
-            unit += ".service"  # as systemd: wait_for_unit("factd") means factd.service
-        path = shlex.quote(f"{UNITS_DIR}/{unit}")
-        boot = f"{UNITS_DIR}/multi-user.target"
-        _, out = self.execute(
-            f'printf \'%s\\n%s\\n\' "$(cat {path} 2>/dev/null)" "$(cat {boot} 2>/dev/null)"'
-        )
-        lines = (out.splitlines() + ["", ""])[:2]
-        return lines[0].strip(), lines[1].strip()
-
-    def wait_for_unit(self, unit: str, user: str | None = None, timeout: int = 900) -> None:
-        """Wait for a unit to be "active"; raise at once if it failed, or is inactive after
-        boot finished (nothing will start it: nixpkgs' "no pending jobs")."""
-        if user is not None:
-            raise MachineError("user units do not exist on the portable image")
-
-        def check(_last_try: bool) -> bool:
-            state, boot = self._unit_states(unit)
-            if state == "failed":
-                raise RequestedAssertionFailed(f'unit "{unit}" reached state "failed"')
-            if state in ("inactive", "") and boot == "active":
-                # Boot is over and nothing will start it; an unknown unit is inactive too.
-                raise RequestedAssertionFailed(
-                    f'unit "{unit}" is {state or "unknown"}, inactive and there are no pending jobs'
-                )
-            return state == "active"
-
-        with self.nested(f"waiting for unit {unit}"):
-            retry(check, timeout)
-
-    def require_unit_state(self, unit: str, require_state: str = "active") -> None:
-        with self.nested(f"checking if unit '{unit}' has reached state '{require_state}'"):
-            state = self.get_unit_state(unit)
-            if state != require_state:
-                raise RequestedAssertionFailed(
-                    f"Expected unit '{unit}' to to be in state '{require_state}' "
-                    f"but it is in state '{state}'"
-                )
+    def wait_for_open_unix_socket(
+        self, addr: str, is_datagram: bool = False, timeout: int = 900
+    ) -> None:
+        """Wait until a process listens on the unix socket `addr` (stream, or datagram)."""
+        kind = "datagram" if is_datagram else "stream"
+        with self.nested(f"waiting for UNIX-domain {kind} on '{addr}'"):
+            self._wait_for_status(_unix_socket_open_cmd(addr, is_datagram), timeout, True)

@@ -1,9 +1,12 @@
-#!/bin/sh
+#!/bin/busybox sh
 # Boot script of the portable test image (busybox init runs it once, as sysinit).
 # Node settings come from /etc/printerfact/node.env, written per node by the runner.
-# Unit states live in /run/units/<unit> (activating|active|failed|inactive) for wait_for_unit.
+# Unit states and jobs live in /run/units (units.sh): until the boot is finished,
+# multi-user.target is inactive with a start job, as under systemd.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+UNITS=/run/units  # see units.sh
+set_state() { echo "$2" >"$UNITS/$1"; }
 
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
 mount -t proc proc /proc
@@ -12,19 +15,50 @@ mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
+# As systemd sets them up: bash's process substitution needs /dev/fd.
+ln -s /proc/self/fd /dev/fd
+ln -s fd/0 /dev/stdin
+ln -s fd/1 /dev/stdout
+ln -s fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p /run/units
-echo activating > /run/units/multi-user.target
+mkdir -p "$UNITS"
+echo start >"$UNITS/multi-user.target.job"
 
 . /etc/printerfact/node.env
+
+# The node's disk (/dev/vda, ext4, made by the runner) holds what a NixOS test VM keeps on its
+# root disk across restarts.  /etc comes from the image at every boot, as NixOS's activation
+# rewrites it, but files added to it stay.  Without a disk, all of it is lost at power-off.
+DISK=/run/printerfact/disk
+PERSISTENT="etc var root home tmp srv opt"  # each exists in the image too (mount points)
+mkdir -p "$DISK"
+if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
+    if [ ! -d "$DISK/etc" ]; then  # first boot
+        (cd "$DISK" && mkdir -p $PERSISTENT var/lib var/log var/empty && chmod 0700 root &&
+            chmod 1777 tmp && chmod 0555 var/empty)
+    fi
+    rm -rf "$DISK/etc/printerfact"  # the node description may have changed since
+    cp -a /etc/. "$DISK/etc/"
+    for d in $PERSISTENT; do mount -o bind "$DISK/$d" "/$d"; done
+else
+    echo "rc: no disk: nothing survives a restart" >/dev/console
+fi
+# Home directories of normal users, made when missing (NixOS: users.users.*.createHome).
+while IFS=: read -r user _ uid gid _ home _; do
+    case $home in /home/*) ;; *) continue ;; esac
+    if [ "$uid" -ge 1000 ] && [ ! -d "$home" ]; then
+        mkdir -p "$home" && chown "$uid:$gid" "$home" && chmod 0700 "$home"
+    fi
+done </etc/passwd
 
 hostname "$PF_HOSTNAME"
 ip link set lo up
 # NixOS test VMs keep eth0 for user-mode networking and put the VLANs at eth1, eth2, ...:
 # rename ours the same way (from the last down, so names never collide).
-n=$(ls -d /sys/class/net/eth* 2>/dev/null | wc -l)
+set -- /sys/class/net/eth*
+n=$#
+[ -e "$1" ] || n=0
 while [ "$n" -gt 0 ]; do
     n=$((n - 1))
     ip link set "eth$n" name "eth$((n + 1))"
@@ -37,18 +71,19 @@ done
 
 if [ "$PF_MODULE_AT_BOOT" = 1 ]; then
     if modprobe printerfact; then
-        echo active > /run/units/printerfact-module.service
+        set_state printerfact-module.service active
     else
-        echo failed > /run/units/printerfact-module.service
-        echo "rc: modprobe printerfact failed" > /dev/console
+        set_state printerfact-module.service failed
+        echo "rc: modprobe printerfact failed" >/dev/console
     fi
 fi
 
 for name in $PF_SERVICES; do
-    # Known before boot is declared finished, so wait_for_unit never sees it missing.
-    echo activating > "/run/units/$name.service"
-    /usr/lib/printerfact/service.sh "$name" &
+    # Queued before boot is declared finished, so wait_for_unit sees a pending job meanwhile.
+    echo start >"$UNITS/$name.service.job"
+    setsid /usr/lib/printerfact/service.sh "$name" </dev/null >/dev/null 2>&1 &
 done
 
-echo active > /run/units/multi-user.target
-echo "rc: boot finished on $PF_HOSTNAME" > /dev/console
+set_state multi-user.target active
+rm -f "$UNITS/multi-user.target.job"
+echo "rc: boot finished on $PF_HOSTNAME" >/dev/console

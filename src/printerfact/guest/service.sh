@@ -1,16 +1,54 @@
-#!/bin/sh
-# Run one named service the way a simple systemd unit would, recording its state for
-# wait_for_unit: active while it runs, inactive after exit 0, failed after any other exit.
+#!/bin/bash
+# service.sh NAME: run the node's service NAME as systemd runs a simple unit whose `script` is
+# its command (NixOS runs that with bash and `set -e`), and keep its state and journal for
+# systemctl and journalctl (units.sh).  Started detached by rc.sh and `systemctl start`.
+. /usr/lib/printerfact/units.sh
 name=$1
-unit=/run/units/$name.service
-echo activating > "$unit"
-sh -c "$(cat "/etc/printerfact/services/$name")" </dev/null >/dev/console 2>&1 &
+unit=$name.service
+
+# log_lines: the service's output, one journal entry per line, as its `<name>-start` script.
+log_lines() {
+    local line pid=
+    while IFS= read -r line; do
+        [[ -n $pid ]] || read -r pid 2>/dev/null <"$UNITS/$unit.pid"
+        journal "$unit" "$name-start" "${pid:-0}" "$line"
+    done
+}
+
+set_state "$unit" activating
+rm -f "$UNITS/$unit.stopping"
+journal "$unit" systemd 1 "Starting $unit..."
+# A session of its own: stop signals the whole group, as systemd signals the unit's cgroup.
+setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 &
 pid=$!
-echo "$pid" > "/run/units/$name.pid"
-echo active > "$unit"
-if wait "$pid"; then
-    echo inactive > "$unit"
+echo "$pid" >"$UNITS/$unit.pid"
+set_state "$unit" active
+rm -f "$UNITS/$unit.job"
+journal "$unit" systemd 1 "Started $unit."
+
+wait "$pid"
+status=$?
+kill -TERM -- "-$pid" 2>/dev/null  # what the main process left behind goes with it
+rm -f "$UNITS/$unit.pid"
+if [[ -e $UNITS/$unit.stopping ]]; then
+    echo "success 0" >"$UNITS/$unit.result"
+    set_state "$unit" inactive
+    rm -f "$UNITS/$unit.stopping"
+    journal "$unit" systemd 1 "Stopped $unit."
+elif ((status == 0)); then
+    echo "success 0" >"$UNITS/$unit.result"
+    set_state "$unit" inactive
+    journal "$unit" systemd 1 "$unit: Deactivated successfully."
 else
-    echo failed > "$unit"
-    echo "service $name: failed" > /dev/console
+    if ((status > 128)); then
+        echo "signal $((status - 128))" >"$UNITS/$unit.result"
+        journal "$unit" systemd 1 "$unit: Main process exited, code=killed, status=$((status - 128))"
+        result=signal
+    else
+        echo "exit-code $status" >"$UNITS/$unit.result"
+        journal "$unit" systemd 1 "$unit: Main process exited, code=exited, status=$status/FAILURE"
+        result=exit-code
+    fi
+    set_state "$unit" failed
+    journal "$unit" systemd 1 "$unit: Failed with result '$result'."
 fi

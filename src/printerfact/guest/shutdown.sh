@@ -1,7 +1,14 @@
-#!/bin/sh
-# busybox init runs this before powering off: stop services, flush, say goodbye on the console.
-for pidfile in /run/units/*.pid; do
-    [ -e "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
+#!/bin/bash
+# busybox init runs this before powering off or rebooting: stop the services (as systemd stops
+# units: SIGTERM to each one's group), then leave the disk clean, as NixOS unmounts its root.
+. /usr/lib/printerfact/units.sh
+for pidfile in "$UNITS"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    unit=${pidfile##*/}
+    unit=${unit%.pid}
+    touch "$UNITS/$unit.stopping"
+    kill -TERM -- "-$(<"$pidfile")" 2>/dev/null
 done
 sync
-echo "shutdown: powering off" > /dev/console
+mount -o remount,ro /run/printerfact/disk 2>/dev/null
+echo "shutdown: powering off" >/dev/console

@@ -8,10 +8,15 @@ by concatenating that header, one `<node>: Machine;` line per node, one `vlan<n>
 VLAN, and the script, and running `mypy --no-implicit-optional` on the result; `checks.py` does
 the same against these stubs, so a script that passes here passes NixOS's check.
 
-Source: the nixpkgs test driver as of the pinned nixpkgs (mid-2025: `t = AssertionTester()`,
-`retry(fn, timeout)`, class `Machine`).  Where later nixpkgs changed a signature (e.g.
-`retry(..., timeout_seconds=)`, `copy_from_vm` -> `copy_from_machine`, `QemuMachine`), the stub
-keeps only the form both accept, so scripts stay valid across that range.
+Source: the test driver of nixpkgs' nixos-25.05 branch (the pin moves to a nixos-25.05 channel
+commit): `Machine`, `retry(fn, timeout)`, `t = AssertionTester()`, `create_machine`, errors in
+`test_driver.errors`.  The stubs give every public name of those modules with nixpkgs'
+signatures, so a script passes these checks exactly when it passes NixOS's.  nixos-unstable
+differs (2025-09 on): `get_console_log()`, `retry(..., timeout_seconds=)`, the `debug`
+symbol, `machines_qemu`/`machines_nspawn` and classes `BaseMachine`/`QemuMachine`; scripts
+written for 25.05 that use none of the renamed forms run on both.  docs/api-conformance.md says,
+name by name, what the portable driver implements and why it rejects the rest
+(`printerfact.stubs.unsupported`).
 """
 
 from __future__ import annotations

@@ -1,46 +1,50 @@
-# The header nixpkgs puts before a testScript to type-check it (nixpkgs:
-# nixos/lib/test-script-prepend.py): the driver's symbols with their types.  `checks.py`
-# appends `<node>: Machine;` per node, `vlan<n>: VLan` per VLAN, then the script.
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
-from unittest import TestCase
-
+# nixpkgs nixos-25.05: nixos/lib/test-script-prepend.py, the declarations nixpkgs puts before a
+# testScript to type-check it (same types; `checks.py` appends `<node>: Machine;` per node on
+# one line, `vlan<n>: VLan` per VLAN, then the script).  nixos-unstable later renamed retry's
+# `timeout` to `timeout_seconds` and added `debug`.
 from test_driver.driver import Driver
-from test_driver.logger import AbstractLogger
-from test_driver.machine import Machine
 from test_driver.vlan import VLan
+from test_driver.machine import Machine
+from test_driver.logger import AbstractLogger
+from typing import Callable, Iterator, ContextManager, Optional, List, Dict, Any, Union
+from typing_extensions import Protocol
+from pathlib import Path
+from unittest import TestCase
 
 
 class RetryProtocol(Protocol):
-    # Positional only: the pinned nixpkgs calls the second parameter `timeout`, later ones
-    # `timeout_seconds`.
-    def __call__(self, fn: Callable[..., Any], timeout: int = 900, /) -> None:
+    def __call__(self, fn: Callable, timeout: int = 900) -> None:
         raise Exception("This is just type information for the Nix test driver")
 
 
 class PollingConditionProtocol(Protocol):
     def __call__(
         self,
-        fun_: Callable[..., Any] | None = None,
+        fun_: Optional[Callable] = None,
         *,
         seconds_interval: float = 2.0,
-        description: str | None = None,
-    ) -> Callable[[Callable[..., Any]], AbstractContextManager[Any]] | AbstractContextManager[Any]:
+        description: Optional[str] = None,
+    ) -> Union[Callable[[Callable], ContextManager], ContextManager]:
         raise Exception("This is just type information for the Nix test driver")
 
 
 class CreateMachineProtocol(Protocol):
-    def __call__(self, start_command: str, *, name: str | None = None) -> Machine:
+    def __call__(
+        self,
+        start_command: str | dict,
+        *,
+        name: Optional[str] = None,
+        keep_vm_state: bool = False,
+    ) -> Machine:
         raise Exception("This is just type information for the Nix test driver")
 
 
 start_all: Callable[[], None]
-subtest: Callable[[str], AbstractContextManager[None]]
+subtest: Callable[[str], ContextManager[None]]
 retry: RetryProtocol
 test_script: Callable[[], None]
-machines: list[Machine]
-vlans: list[VLan]
+machines: List[Machine]
+vlans: List[VLan]
 driver: Driver
 log: AbstractLogger
 create_machine: CreateMachineProtocol

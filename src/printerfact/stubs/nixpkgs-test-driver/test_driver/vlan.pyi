@@ -1,3 +1,6 @@
+# nixpkgs nixos-25.05: nixos/lib/test-driver/src/test_driver/vlan.py
+import io
+import subprocess
 from pathlib import Path
 
 from test_driver.logger import AbstractLogger
@@ -5,5 +8,10 @@ from test_driver.logger import AbstractLogger
 class VLan:
     nr: int
     socket_dir: Path
+    process: subprocess.Popen[str]
+    pid: int
+    fd: io.TextIOBase
+    logger: AbstractLogger
+
     def __init__(self, nr: int, tmp_dir: Path, logger: AbstractLogger) -> None: ...
     def stop(self) -> None: ...

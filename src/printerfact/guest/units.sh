@@ -1,0 +1,38 @@
+# Unit bookkeeping of the portable image, sourced by rc.sh, service.sh, shutdown.sh, systemctl
+# and journalctl (bash).  A unit is named as systemd names it: `factd` means factd.service.
+# Its state lives in /run/units (docs/architecture.md, "Guest contract"):
+#   U          ActiveState: activating, active, deactivating, failed or inactive (none: inactive)
+#   U.job      a pending job, `start` or `stop`: what `systemctl list-jobs` shows
+#   U.pid      MainPID while the service runs
+#   U.result   "<Result> <ExecMainStatus>" of its last run, e.g. "exit-code 1"
+#   U.stopping present while `systemctl stop` stops it (its end is then no failure)
+#   U.log      its journal, one "Mon DD HH:MM:SS host ident[pid]: message" line per entry
+UNITS=/run/units
+SERVICES=/etc/printerfact/services
+
+# unit_of NAME: sets `unit` to NAME with the .service suffix systemd implies.
+unit_of() {
+    if [[ $1 == *.* ]]; then unit=$1; else unit=$1.service; fi
+}
+
+# A unit exists if the node defines it (a service) or the image made it (a state file).
+unit_loaded() {
+    [[ -e $UNITS/$1 ]] || { [[ $1 == *.service ]] && [[ -e $SERVICES/${1%.service} ]]; }
+}
+
+# unit_state U: sets `state` (inactive when the unit never ran).
+unit_state() {
+    state=inactive
+    if [[ -e $UNITS/$1 ]]; then read -r state <"$UNITS/$1"; fi
+}
+
+set_state() {
+    echo "$2" >"$UNITS/$1"
+}
+
+# journal U IDENT PID MESSAGE: one journal entry of U, also on the console as journald's
+# ForwardToConsole does in NixOS test VMs.
+journal() {
+    printf '%(%b %d %H:%M:%S)T %s %s[%s]: %s\n' -1 "$HOSTNAME" "$2" "$3" "$4" >>"$UNITS/$1.log"
+    printf '%s[%s]: %s\n' "$2" "$3" "$4" >/dev/console
+}

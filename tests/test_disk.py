@@ -1,0 +1,52 @@
+"""A node's disk image, made on the host (no VM): sparse, ext4, labelled, reused when kept."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from printerfact.vm import disk
+
+
+def _superblock(path: Path) -> tuple[int, str]:
+    """(magic, volume label) of an ext2/3/4 superblock (at byte 1024)."""
+    with path.open("rb") as f:
+        f.seek(1024)
+        sb = f.read(1024)
+    (magic,) = struct.unpack_from("<H", sb, 0x38)
+    return magic, sb[0x78:0x88].rstrip(b"\0").decode()
+
+
+def test_a_new_disk_is_a_sparse_ext4_image_labelled_like_nixos(tmp_path: Path) -> None:
+    img = tmp_path / "vm-state-node" / "node.img"
+    assert disk.ensure_disk(img, size_mb=64)
+    assert img.stat().st_size == 64 * 1024 * 1024
+    assert img.stat().st_blocks * 512 < 8 * 1024 * 1024  # sparse: lazily initialised tables
+    assert _superblock(img) == (0xEF53, "nixos")
+    assert [p.name for p in img.parent.iterdir()] == ["node.img"]  # no temporary file left
+    fsck = shutil.which("e2fsck", path="/usr/sbin:/sbin")
+    if fsck:
+        assert subprocess.run([fsck, "-fn", str(img)], capture_output=True).returncode == 0
+
+
+def test_a_kept_disk_is_reused_untouched(tmp_path: Path) -> None:
+    img = tmp_path / "node.img"
+    disk.ensure_disk(img, size_mb=64)
+    with img.open("r+b") as f:
+        f.seek(40 * 1024 * 1024)
+        f.write(b"written by the guest")
+    assert not disk.ensure_disk(img, size_mb=64)
+    with img.open("rb") as f:
+        f.seek(40 * 1024 * 1024)
+        assert f.read(20) == b"written by the guest"
+
+
+def test_missing_mkfs_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(disk.shutil, "which", lambda *a, **kw: None)
+    with pytest.raises(disk.DiskError, match="apt-get install e2fsprogs"):
+        disk.ensure_disk(tmp_path / "node.img", size_mb=64)
+    assert list(tmp_path.iterdir()) == []  # nothing half-made
