@@ -24,8 +24,12 @@ build: provision
 vm-test: build
 	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml junit.xml --flavour $(FLAVOURS)
 
+# One pytest worker per core (pytest-xdist): a TCG guest keeps one core busy, so VM tests side
+# by side use the machine the kernel builds used before them.
+PYTEST_JOBS ?= auto
+
 test: build
-	$(VPY) -m pytest --printerfact-flavours $(FLAVOURS)
+	$(VPY) -m pytest -n $(PYTEST_JOBS) --dist worksteal --printerfact-flavours $(FLAVOURS)
 
 bench: build
 	$(VPY) bench/run.py --json $(OUT)/bench.json

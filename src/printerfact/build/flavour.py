@@ -32,7 +32,9 @@ class Flavour:
     def kernel_append(self) -> str:
         # log_buf_len: the kernel-log guard reads dmesg; a run full of reports must not push the
         # first ones out of the default 128 KiB ring (nix/nixos-node.nix sets the same).
-        return " ".join(("console=ttyS0", "panic=-1", "log_buf_len=4M", *self.cmdline))
+        return " ".join(
+            ("console=ttyS0", "panic=-1", "log_buf_len=4M", "i8042.noaux", *self.cmdline)
+        )
 
 
 BASE_FRAGMENTS = (paths.FRAGMENT, paths.BOOT_FRAGMENT)

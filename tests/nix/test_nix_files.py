@@ -16,7 +16,6 @@ A missing tool fails the test with the command that installs it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,12 +23,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from nixeval import MODELS, REPO, NixError, nix_eval, nix_instantiate
 
 from printerfact.build import provision
 from printerfact.nodes import NodeDescriptionError, load_tests, to_json_model
 
-# PRINTERFACT_NIX_REPO: check another checkout (e.g. the tree before a fix); see tests/nix.
-REPO = Path(os.environ.get("PRINTERFACT_NIX_REPO") or Path(__file__).resolve().parents[1])
 NIX_FILES = sorted([*REPO.glob("*.nix"), *REPO.glob("nix/*.nix")])
 EXPECTED_NIX_FILES = {
     "default.nix",
@@ -45,7 +43,7 @@ EXPECTED_NIX_FILES = {
     "nix/rustc-nightly.nix",
 }
 # Models of nixpkgs for the contract tests (tests/nix): parsed, formatted and linted too.
-MODEL_FILES = sorted((REPO / "tests" / "nix" / "models").rglob("*.nix"))
+MODEL_FILES = sorted(MODELS.rglob("*.nix"))
 
 NIX_LINTERS = {tool.crate: tool for tool in provision.NIX_TOOLS}
 
@@ -56,37 +54,6 @@ def cargo_tool(crate: str) -> Path:
     if not tool.path.is_file():
         pytest.fail(f"{tool.binary} {tool.version} is missing: run `make provision`")
     return tool.path
-
-
-def nix_instantiate() -> str:
-    path = shutil.which("nix-instantiate")
-    if path is None:
-        pytest.fail("nix-instantiate is missing: apt-get install -y nix-bin")
-    return path
-
-
-def nix_eval(
-    expr: str, env: dict[str, str] | None = None, cwd: Path = REPO, **argstr: str
-) -> object:
-    """Evaluate `expr` strictly to JSON; raises NixError with Nix's message on failure."""
-    args = [nix_instantiate(), "--eval", "--strict", "--json", "--expr", expr]
-    for name, value in argstr.items():
-        args += ["--argstr", name, value]
-    proc = subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-    if proc.returncode != 0:
-        raise NixError(proc.stderr)
-    return json.loads(proc.stdout)
-
-
-class NixError(Exception):
-    pass
 
 
 # --- parsing --------------------------------------------------------------------------------
