@@ -89,7 +89,11 @@ def measure(cold: bool) -> dict[str, float]:
             lambda: cache.ensure_entry(
                 Path(tmp) / "img",
                 lambda d: image.write_base_image(
-                    d / "initrd.cpio", image.find_busybox(), art.module_ko, art.kernel_release
+                    d / "initrd.cpio",
+                    image.find_busybox(),
+                    image.find_bash(),
+                    art.module_ko,
+                    art.kernel_release,
                 ),
             )
         )
