@@ -2,6 +2,7 @@
 // Reads per second from a character device, run inside the test VM (built static on the host).
 //   readbench PATH N pread   N x pread(fd, buf, 64, 0) on one open file
 //   readbench PATH N open    N x (open, read 64 bytes, close): includes the per-open fact pick
+//   readbench PATH N openclose  N x (open, close): the open and release paths alone
 // Prints the rate as a plain number; exits 1 on any failed or empty read.
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,13 +24,14 @@ int main(int argc, char **argv)
 	char buf[64];
 	long i, n;
 	double start;
-	int fd = -1;
+	int fd = -1, read_too;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s PATH N pread|open\n", argv[0]);
+		fprintf(stderr, "usage: %s PATH N pread|open|openclose\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
+	read_too = strcmp(argv[3], "openclose") != 0;
 	if (strcmp(argv[3], "pread") == 0 && (fd = open(argv[1], O_RDONLY)) < 0) {
 		perror(argv[1]);
 		return 1;
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
 		} else {
 			int f = open(argv[1], O_RDONLY);
 
-			if (f < 0 || read(f, buf, sizeof(buf)) <= 0)
+			if (f < 0 || (read_too && read(f, buf, sizeof(buf)) <= 0))
 				return 1;
 			close(f);
 		}

@@ -39,7 +39,7 @@ def test_config_has_every_fragment_option(name: str) -> None:
 
 def test_flavours_are_separate_cache_entries() -> None:
     default, debug = ensure_artifacts("default"), ensure_artifacts("debug")
-    assert default.bzimage != debug.bzimage and default.module_ko != debug.module_ko
+    assert default.kernel_image != debug.kernel_image and default.module_ko != debug.module_ko
     assert "kasan_multi_shot" in debug.kernel_append
     assert "kasan" not in default.kernel_append
 
@@ -54,13 +54,13 @@ def test_modinfo(artifacts: Artifacts) -> None:
 
 
 def test_warm_build_is_a_cache_hit(artifacts: Artifacts) -> None:
-    kernel_entry = artifacts.bzimage.parent
+    kernel_entry = artifacts.kernel_image.parent
     stamp = (kernel_entry / ".complete").stat().st_mtime_ns
     result = subprocess.run(
         [sys.executable, "-m", "printerfact.build"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert str(artifacts.bzimage) in result.stdout
+    assert str(artifacts.kernel_image) in result.stdout
     assert (kernel_entry / ".complete").stat().st_mtime_ns == stamp  # not rebuilt
     assert "kernel build" not in result.stderr  # no build step ran (timings: bench/)
 
@@ -72,9 +72,9 @@ def test_module_only_rebuild(artifacts: Artifacts, tmp_path: Path) -> None:
     root.write_text(root.read_text() + f"\n// rebuild marker {time.time_ns()}\n")
     tc = toolchain.detect()
     kb = kernel.ensure_kernel(tc, flavour.get("default"))
-    kernel_stamp = (kb.bzimage.parent / ".complete").stat().st_mtime_ns
+    kernel_stamp = (kb.kernel_image.parent / ".complete").stat().st_mtime_ns
     ko = module.ensure_module(kb, tc, src=src)
     assert ko != artifacts.module_ko  # a new cache entry for the changed source
     assert module.modinfo(ko)["name"] == "printerfact"
-    assert (kb.bzimage.parent / ".complete").stat().st_mtime_ns == kernel_stamp
+    assert (kb.kernel_image.parent / ".complete").stat().st_mtime_ns == kernel_stamp
     shutil.rmtree(ko.parent)  # keep the cache from growing one entry per test run

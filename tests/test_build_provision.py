@@ -85,3 +85,36 @@ def test_build_failure_shows_the_log_tail(tmp_path: Path) -> None:
     assert "line-60\n" not in message
     assert f"Full log: {log}" in message
     assert log.read_text().count("\n") == 100  # the whole output is kept
+
+
+def test_a_quiet_step_still_shows_what_runs_and_for_how_long(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # apt-get and cargo print nothing for minutes: progress must come from a clock, not output.
+    progress.run_logged(
+        ["sleep", "2.5"], log=tmp_path / "q.log", label="quiet step", interval=1.0, unit=None
+    )
+    lines = capsys.readouterr().err.splitlines()
+    beats = [line for line in lines if line.startswith("quiet step: running, 0m0")]
+    assert len(beats) >= 2, lines
+    assert lines[0].startswith("quiet step: started")
+    assert lines[-1].startswith("quiet step: done in")
+
+
+def _make_dry_run(target: str) -> str:
+    return subprocess.run(
+        ["make", "-n", "-C", str(paths.REPO_ROOT), target],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def test_the_main_job_provisions_without_the_nix_linters() -> None:
+    # deadnix and nixpkgs-fmt are cargo builds of minutes that only the Nix checks use.
+    for target in ("build", "vm-test"):
+        steps = _make_dry_run(target)
+        assert "printerfact.build.provision --no-nix-tools" in steps, target
+        assert "--flavour default\n" in steps or "--flavour default " in steps, target
+    test_steps = _make_dry_run("test")
+    provision_lines = [line for line in test_steps.splitlines() if "build.provision" in line]
+    assert provision_lines and all("--no-nix-tools" not in line for line in provision_lines)
+    assert "--printerfact-flavours default,debug" in test_steps

@@ -116,7 +116,7 @@ def test_dry_run_prints_each_nodes_qemu_command(
 ) -> None:
     from printerfact.build.artifacts import Artifacts
 
-    fake = tmp_path / "bzImage"
+    fake = tmp_path / "vmlinux"
     base_image = tmp_path / "initrd.cpio"
     base_image.write_bytes(b"")  # the node initrds are really written: base + node config
     artifacts = Artifacts(fake, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
@@ -148,7 +148,7 @@ def test_dry_run_boots_nothing_and_its_initrds_exist(
 
     base_image = tmp_path / "initrd.cpio"
     base_image.write_bytes(b"base")
-    kernel = tmp_path / "bzImage"
+    kernel = tmp_path / "vmlinux"
     artifacts = Artifacts(kernel, "6.12.0", tmp_path, tmp_path / "printerfact.ko", base_image)
     monkeypatch.setattr(cli, "_artifacts", lambda flavour: artifacts)
     # No override and an empty probe cache: a driver left to choose would probe KVM.

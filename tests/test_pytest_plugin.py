@@ -138,7 +138,7 @@ def test_sigterm_in_a_test_stops_the_session(
     tmp = project.path
     base_image = tmp / "initrd.cpio"
     base_image.write_bytes(b"")
-    fake = Artifacts(tmp / "bzImage", "6.12.0", tmp, tmp / "printerfact.ko", base_image)
+    fake = Artifacts(tmp / "vmlinux", "6.12.0", tmp, tmp / "printerfact.ko", base_image)
     monkeypatch.setattr(pytest_plugin, "require_clean", lambda *a, **k: None)
     monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config, flavour: fake)
     monkeypatch.setenv("PRINTERFACT_ACCEL", "tcg")

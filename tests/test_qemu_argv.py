@@ -14,7 +14,7 @@ from printerfact.vm.qemu_argv import Nic, QemuConfig, mac_address, qemu_argv, re
 def _config(**kw: object) -> QemuConfig:
     base: dict[str, object] = dict(
         name="server",
-        kernel=Path("/k/bzImage"),
+        kernel=Path("/k/vmlinux"),
         initrd=Path("/i/server.initrd"),
         append="console=ttyS0 panic=-1",
         serial_socket=Path("/s/server.serial"),
@@ -39,18 +39,37 @@ def test_basic_machine() -> None:
     assert _value(argv, "-M") == ["q35"]
     assert _value(argv, "-m") == ["512"]
     assert _value(argv, "-smp") == ["2"]
-    assert _value(argv, "-kernel") == ["/k/bzImage"]
+    assert _value(argv, "-kernel") == ["/k/vmlinux"]
     assert _value(argv, "-initrd") == ["/i/server.initrd"]
-    assert _value(argv, "-append") == ["console=ttyS0 panic=-1"]
+    assert _value(argv, "-append") == ["console=ttyS0 panic=-1 noreplace-smp"]
     for flag in ("-no-reboot", "-nodefaults", "-no-user-config"):
         assert flag in argv
     assert _value(argv, "-display") == ["none"]
 
 
 def test_accelerator() -> None:
-    assert _value(qemu_argv(_config(accel="tcg")), "-accel") == ["tcg"]
+    tcg = qemu_argv(_config(accel="tcg"))
+    assert _value(tcg, "-accel") == ["tcg"]
+    # RDRAND seeds the guest's CRNG at boot, as on a KVM host.
+    assert _value(tcg, "-cpu") == ["qemu64,+rdrand"]
     kvm = qemu_argv(_config(accel="kvm"))
     assert _value(kvm, "-accel") == ["kvm"] and _value(kvm, "-cpu") == ["host"]
+    assert _value(kvm, "-append") == ["console=ttyS0 panic=-1"]
+
+
+def test_tcg_boot_tuning_follows_the_cpu_count() -> None:
+    one = _value(qemu_argv(_config(cpus=1)), "-append")[0].split()
+    two = _value(qemu_argv(_config(cpus=2)), "-append")[0].split()
+    assert "nolapic_timer" in one and "noreplace-smp" in one
+    assert "nolapic_timer" not in two  # each CPU keeps its own timer
+
+
+def test_shared_directory_is_a_9p_export() -> None:
+    argv = qemu_argv(_config(shared_dir=Path("/s/shared-xchg")))
+    assert _value(argv, "-virtfs") == [
+        "local,path=/s/shared-xchg,security_model=none,mount_tag=shared"
+    ]
+    assert "-virtfs" not in qemu_argv(_config())
 
 
 def test_channels_are_client_unix_sockets() -> None:

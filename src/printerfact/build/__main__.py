@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except BUILD_ERRORS as e:
         print(f"build failed: {e}", file=sys.stderr)
         return 2
-    print(f"kernel  {art.bzimage} ({art.kernel_release}, {art.flavour})")
+    print(f"kernel  {art.kernel_image} ({art.kernel_release}, {art.flavour})")
     print(f"kbuild  {art.kbuild_dir}")
     print(f"module  {art.module_ko}")
     print(f"image   {art.initrd}")

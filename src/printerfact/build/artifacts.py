@@ -22,7 +22,7 @@ BUILD_ERRORS = (
 
 @dataclass(frozen=True)
 class Artifacts:
-    bzimage: Path
+    kernel_image: Path
     kernel_release: str
     kbuild_dir: Path
     module_ko: Path
@@ -42,7 +42,7 @@ def ensure_artifacts(flavour: str | None = None, jobs: int | None = None) -> Art
     ko = module.ensure_module(kb, tc)
     initrd = image.ensure_base_image(ko, kb.release)
     return Artifacts(
-        bzimage=kb.bzimage,
+        kernel_image=kb.kernel_image,
         kernel_release=kb.release,
         kbuild_dir=kb.build_dir,
         module_ko=ko,

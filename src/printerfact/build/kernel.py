@@ -3,7 +3,7 @@
 Cache layout (under paths.cache_root()):
   src/<digest>/linux/        an extracted source tarball
   kernel/<key>/build/        the O= build directory (modules are built against it)
-  kernel/<key>/bzImage, kernel/<key>/release
+  kernel/<key>/vmlinux, kernel/<key>/release
 where <key> hashes the source identity, the fragment, and the toolchain versions.
 """
 
@@ -28,7 +28,7 @@ MIN_VERSION = (6, 12, 19)  # 6.12.19 backported the KBox/KVec Rust API the modul
 ESTIMATED_STEPS = 1900  # kbuild lines of a cold build of this config
 # Part of the cache key: bump it whenever _build changes what it produces (base config, make
 # targets or variables), so existing cache entries are not reused.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 
 class KernelSourceError(RuntimeError):
@@ -37,7 +37,7 @@ class KernelSourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class KernelBuild:
-    bzimage: Path
+    kernel_image: Path
     release: str
     build_dir: Path
     source_dir: Path
@@ -97,9 +97,11 @@ def unpacked_source(src: Path) -> tuple[Path, str]:
         # GNU tar: faster than tarfile, and tarfile's `filter` is missing before Python 3.11.4
         # (Debian 12 has 3.11.2).  The tarball's top directory name varies; strip it.
         (dest / "linux").mkdir()
-        subprocess.run(
+        progress.run_logged(
             ["tar", "-xf", str(src), "-C", str(dest / "linux"), "--strip-components=1"],
-            check=True,
+            log=dest / "extract.log",
+            label=f"kernel source: extracting {src.name}",
+            unit=None,
         )
 
     cache.ensure_entry(entry, extract)
@@ -140,7 +142,7 @@ def ensure_kernel(toolchain: Toolchain, flavour: Flavour, jobs: int | None = Non
     entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour.fragments)
     cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, flavour, jobs))
     return KernelBuild(
-        bzimage=entry / "bzImage",
+        kernel_image=entry / "vmlinux",
         release=(entry / "release").read_text().strip(),
         build_dir=entry / "build",
         source_dir=tree,
@@ -176,7 +178,9 @@ def _build(
         expected = ESTIMATED_STEPS
     start = time.monotonic()
     steps = progress.run_logged(
-        [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "bzImage", "modules"],
+        # vmlinux, not bzImage: the runner boots it by its PVH entry (no decompressor to build
+        # or to run under TCG); `make bzImage` in the build directory still makes one.
+        [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "vmlinux", "modules"],
         log=entry / "build.log",
         label=f"{flavour.name} kernel build",
         expected_steps=expected,
@@ -186,5 +190,5 @@ def _build(
     release = subprocess.run(
         [*make, "-s", "kernelrelease"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    shutil.copy2(out / "arch/x86/boot/bzImage", entry / "bzImage")
+    shutil.copy2(out / "vmlinux", entry / "vmlinux")
     (entry / "release").write_text(release + "\n")

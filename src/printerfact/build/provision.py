@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import distro, paths, toolchain
+from . import distro, paths, progress, toolchain
 
 
 class ProvisionError(RuntimeError):
@@ -80,8 +80,13 @@ def install_packages(missing: list[str]) -> None:
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"provision: apt-get install {' '.join(missing)}", file=sys.stderr)
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    logs = paths.cache_root() / "logs"
+    update = ["apt-get", "update", "-q"]
+    label = "provision: apt-get"
+    progress.run_logged(update, env=env, log=logs / "apt-get-update.log", label=f"{label} update",
+                        unit=None)  # fmt: skip
+    progress.run_logged(cmd, env=env, log=logs / "apt-get-install.log", label=f"{label} install",
+                        unit=None)  # fmt: skip
 
 
 def system_bindgen_ok() -> bool:
@@ -97,25 +102,26 @@ def install_cargo_tool(tool: CargoTool) -> None:
     prefix = tool.path.parents[1]
     tmp = prefix.with_name(prefix.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"provision: cargo install {tool.crate} {tool.version}", file=sys.stderr)
-    result = subprocess.run(
-        [
-            "cargo",
-            "install",
-            "--locked",
-            "--quiet",
-            "--root",
-            str(tmp),
-            tool.crate,
-            "--version",
-            tool.version,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
+    argv = [
+        "cargo",
+        "install",
+        "--locked",
+        "--root",
+        str(tmp),
+        tool.crate,
+        "--version",
+        tool.version,
+    ]
+    try:
+        progress.run_logged(
+            argv,
+            log=paths.cache_root() / "logs" / f"cargo-install-{tool.crate}.log",
+            label=f"provision: cargo install {tool.crate} {tool.version}",
+            unit=None,
+        )
+    except progress.BuildError:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ProvisionError(f"cargo install {tool.crate} failed:\n{result.stderr[-3000:]}")
+        raise
     shutil.rmtree(prefix, ignore_errors=True)
     tmp.rename(prefix)
 
@@ -137,9 +143,11 @@ def ensure_venv() -> None:
         return
     print("provision: creating the Python venv (.venv)", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run(
-        [str(VENV / "bin/pip"), "install", "-q", "-e", f"{paths.REPO_ROOT}[test,repl]"],
-        check=True,
+    progress.run_logged(
+        [str(VENV / "bin/pip"), "install", "-e", f"{paths.REPO_ROOT}[test,repl]"],
+        log=paths.cache_root() / "logs" / "pip-install.log",
+        label="provision: pip install (the venv's packages)",
+        unit=None,
     )
     VENV_STAMP.write_text(venv_stamp())
 
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         provision(nix_tools=not args.no_nix_tools)
-    except (ProvisionError, subprocess.CalledProcessError) as e:
+    except (ProvisionError, progress.BuildError, subprocess.CalledProcessError) as e:
         print(f"provision: {e}", file=sys.stderr)
         return 2
     return 0

@@ -86,7 +86,7 @@ class ArtifactsLike(Protocol):
     """What the driver uses of printerfact.build.artifacts.Artifacts."""
 
     @property
-    def bzimage(self) -> Path: ...
+    def kernel_image(self) -> Path: ...
 
     @property
     def kernel_append(self) -> str: ...  # the flavour's kernel command line
@@ -142,11 +142,13 @@ class Driver:
         self._old_sigterm: Any = None
         self._old_sigint: Any = None
         self.tmp_dir = private_socket_dir()
+        self.shared_dir = self.tmp_dir / "shared-xchg"  # /tmp/shared in every guest, as nixpkgs'
+        self.shared_dir.mkdir(mode=0o700)
         try:
             self.hub = Hub(self.tmp_dir, list(test.vlans), log=self.logger.error)
             self.vlans: list[VLan] = self.hub.vlans
             if accel is None:
-                accel = choose_accel(artifacts.bzimage, self.logger.info)
+                accel = choose_accel(artifacts.kernel_image, self.logger.info)
             build_initrd = initrd or _default_initrd(artifacts, test)
             # Sorted by name, as nixpkgs' machines (its node attribute set is sorted).
             self.machines = [
@@ -163,7 +165,7 @@ class Driver:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         config = MachineConfig(
             name=node.name,
-            kernel=artifacts.bzimage,
+            kernel=artifacts.kernel_image,
             initrd=lambda dest: build_initrd(node, dest),
             append=artifacts.kernel_append,
             state_dir=base / f"vm-state-{node.name}",
@@ -174,6 +176,7 @@ class Driver:
             node_number=self.test.node_number(node.name),
             vlans=tuple(self.hub.vlan(v) for v in node.vlans),
             bios=fast_bios(),
+            shared_dir=self.shared_dir,
         )
         return Machine(
             config,

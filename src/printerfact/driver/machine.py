@@ -52,6 +52,7 @@ class MachineConfig:
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None
     boot_timeout: float = 300.0
+    shared_dir: Path | None = None  # default: <socket_dir>/shared-xchg, as the driver's
 
 
 class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixin):
@@ -70,6 +71,9 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
         self.tmp_dir = socket_dir  # nixpkgs' name for the driver's temporary directory
         self.socket_dir = socket_dir
         self.state_dir = config.state_dir  # assignable, as in nixpkgs
+        # Shared with every node of the driver (nixpkgs: <tmp_dir>/shared-xchg).
+        self.shared_dir = config.shared_dir or socket_dir / "shared-xchg"
+        self.shared_dir.mkdir(mode=0o700, exist_ok=True)
         self.keep_vm_state = config.keep_vm_state
         self.logger = logger
         self.callbacks = callbacks if callbacks is not None else []
@@ -134,6 +138,7 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
             allow_reboot=allow_reboot,
             qemu=c.qemu,
             bios=c.bios,
+            shared_dir=self.shared_dir,
         )
 
     def command_line(self, initrd: Path | None = None) -> list[str]:

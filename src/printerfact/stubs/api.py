@@ -93,7 +93,11 @@ def driver_symbols(test: TestSpec) -> dict[str, Any]:
 
     missing = Path("/nonexistent/printerfact-static-check")
     fake = Artifacts(
-        bzimage=missing, kernel_release="0", kbuild_dir=missing, module_ko=missing, initrd=missing
+        kernel_image=missing,
+        kernel_release="0",
+        kbuild_dir=missing,
+        module_ko=missing,
+        initrd=missing,
     )
     quiet = TerminalLogger(stream=io.StringIO(), color=False)
     with tempfile.TemporaryDirectory(prefix="printerfact-symbols-") as out:

@@ -31,7 +31,6 @@ MACHINE: dict[str, str] = {
     "switch_root": "no initrd stage: the image is the initramfs (nixpkgs needs "
     "testing.initrdBackdoor and a systemd initrd)",
     # attributes
-    "shared_dir": "no shared folder: copy_from_host/copy_from_vm go through the command channel",
     "monitor_path": "the monitor socket is private and unlinked once QEMU is connected",
     "qmp_path": "no QMP socket",
     "shell_path": "the command channel's socket is private and unlinked once QEMU is connected",

@@ -6,8 +6,9 @@ Every channel to the host is a unix socket on which the *driver* listens and QEM
   HMP monitor             -> set_link (block/unblock), quit (crash)
   virtconsole (hvc0)      -> the command channel to guest/agent.sh
 VLANs use `-netdev dgram` between unix datagram sockets and the driver's hub (vm/network.py):
-no VDE, no TCP, nothing leaves the machine.  The persistent disk (vm/disk.py) is a virtio-blk
-device, /dev/vda in the guest as a NixOS test VM's root disk.
+no VDE, no TCP, nothing leaves the machine.  The driver's shared directory is a virtio-9p
+export, mounted at /tmp/shared in the guest as on NixOS test VMs.  The persistent disk
+(vm/disk.py) is a virtio-blk device, /dev/vda in the guest as a NixOS test VM's root disk.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class QemuConfig:
     allow_reboot: bool = False  # else -no-reboot: a guest reboot ends QEMU, as in nixpkgs
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None  # None: QEMU's default (SeaBIOS)
+    shared_dir: Path | None = None  # host directory the guest mounts at /tmp/shared (9p)
     extra_args: tuple[str, ...] = field(default=())
 
 
@@ -52,7 +54,23 @@ class QemuConfig:
 # interrupt routing (its _PRT is an AML loop), ~5 ms on q35 (static tables).  With the
 # console, the disk and a NIC, q35 boots ~0.4 s sooner.
 MACHINE = "q35"
+SHARED_TAG = "shared"  # the 9p mount tag of the driver's shared directory (guest: /tmp/shared)
 QBOOT = Path("/usr/share/qemu/qboot.rom")
+
+
+# TCG tuning, each measured on boot to the first command (bench/driver_bench.py):
+#  - rdrand: the guest's CRNG is seeded at once ("crng init done" at 0.04 s) as on KVM hosts;
+#    without it the CRNG never became ready, and each get_random_u32() (one per open of
+#    /dev/printerfact) took the unbatched slow path.
+#  - noreplace-smp: a 1-CPU guest no longer patches out every LOCK prefix at boot (~70 ms
+#    of code writes that TCG must then re-translate).
+#  - nolapic_timer (1 CPU only): no 100 ms calibration loop of the local APIC timer; the
+#    guest ticks from the HPET.  A multi-CPU guest keeps its per-CPU timers.
+TCG_CPU = "qemu64,+rdrand"
+
+
+def tcg_cmdline(cpus: int) -> tuple[str, ...]:
+    return ("noreplace-smp", *(("nolapic_timer",) if cpus == 1 else ()))
 
 
 def fast_bios() -> Path | None:
@@ -78,7 +96,11 @@ def _opt(value: Path | str) -> str:
 
 
 def qemu_argv(c: QemuConfig) -> list[str]:
-    accel = ["-accel", "kvm", "-cpu", "host"] if c.accel == "kvm" else ["-accel", "tcg"]
+    if c.accel == "kvm":
+        accel, append = ["-accel", "kvm", "-cpu", "host"], c.append
+    else:
+        accel = ["-accel", "tcg", "-cpu", TCG_CPU]
+        append = " ".join((c.append, *tcg_cmdline(c.cpus)))
     argv = [
         c.qemu,
         "-name", c.name,
@@ -91,7 +113,7 @@ def qemu_argv(c: QemuConfig) -> list[str]:
         *(["-bios", _opt(c.bios)] if c.bios is not None else []),
         "-kernel", _opt(c.kernel),
         "-initrd", _opt(c.initrd),
-        "-append", c.append,
+        "-append", append,
         "-chardev", f"socket,id=console,path={_opt(c.serial_socket)},server=off",
         "-serial", "chardev:console",
         "-chardev", f"socket,id=monitor,path={_opt(c.monitor_socket)},server=off",
@@ -100,6 +122,12 @@ def qemu_argv(c: QemuConfig) -> list[str]:
         "-chardev", f"socket,id=shell,path={_opt(c.shell_socket)},server=off",
         "-device", "virtconsole,chardev=shell,bus=vser0.0",
     ]  # fmt: skip
+    if c.shared_dir is not None:
+        # As nixpkgs' qemu-vm shares its xchg directories: 9p, files created as QEMU's user.
+        argv += [
+            "-virtfs",
+            f"local,path={_opt(c.shared_dir)},security_model=none,mount_tag={SHARED_TAG}",
+        ]
     if c.disk is not None:
         argv += [
             "-drive", f"file={_opt(c.disk)},format=raw,if=none,id=disk0,cache=writeback",
