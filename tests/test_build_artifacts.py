@@ -42,6 +42,11 @@ def test_flavours_are_separate_cache_entries() -> None:
     assert default.kernel_image != debug.kernel_image and default.module_ko != debug.module_ko
     assert "kasan_multi_shot" in debug.kernel_append
     assert "kasan" not in default.kernel_append
+    # Each boots its own image: the default kernel by its PVH entry (the uncompressed vmlinux,
+    # an ELF), the debug one as a bzImage (with KASAN, the PVH entry does not boot).
+    assert default.kernel_image.name == "vmlinux" and debug.kernel_image.name == "bzImage"
+    assert default.kernel_image.read_bytes()[:4] == b"\x7fELF"
+    assert debug.kernel_image.read_bytes()[0x202:0x206] == b"HdrS"  # the x86 boot protocol
 
 
 def test_modinfo(artifacts: Artifacts) -> None:

@@ -23,6 +23,12 @@ def test_package_set_covers_every_tool_for_both_releases() -> None:
     assert "bindgen" in provision.debian_packages("trixie")  # 0.71 there: new enough
 
 
+def test_the_main_job_needs_no_nix_packages() -> None:
+    main_job = set(provision.debian_packages("bookworm", nix_tools=False))
+    assert "nix-bin" not in main_job
+    assert main_job | {"nix-bin"} == set(provision.debian_packages("bookworm"))
+
+
 def test_nothing_missing_after_provisioning() -> None:
     # The suite runs after `make provision`, so this is the idempotence check: a second run
     # would install nothing.

@@ -28,6 +28,7 @@ BASH = Path("/bin/bash-static")
 FACTS = paths.MODULE_DIR / "facts.txt"
 GUEST_LIB = "usr/lib/printerfact"
 GUEST_COMMANDS = ("systemctl", "journalctl")  # guest scripts that go on PATH, in /usr/bin
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "fd/0", "stdout": "fd/1", "stderr": "fd/2"}
 FIRST_UID = 1000  # normal users, in the order of NodeSpec.users (nix/nixos-node.nix agrees)
 USERS_GID = 100
 NOBODY = 65534  # nobody:nogroup, as NixOS's ids.nix
@@ -111,6 +112,11 @@ def write_base_image(dest: Path, busybox: Path, bash: Path, module_ko: Path, rel
                 w.file("etc/inittab", p.read_bytes())
             else:
                 w.file(f"{GUEST_LIB}/{p.name}", p.read_bytes(), 0o755)
+        # rc.sh copies these into the devtmpfs /dev at boot (one process for all of them).
+        for d in ("pts", "shm"):
+            w.directory(f"{GUEST_LIB}/dev/{d}")
+        for name, target in DEV_LINKS.items():
+            w.symlink(f"{GUEST_LIB}/dev/{name}", target)
         for command in GUEST_COMMANDS:
             w.symlink(f"usr/bin/{command}", f"/{GUEST_LIB}/{command}")
         w.file("etc/printerfact/facts.txt", FACTS.read_bytes())

@@ -3,7 +3,7 @@
 Cache layout (under paths.cache_root()):
   src/<digest>/linux/        an extracted source tarball
   kernel/<key>/build/        the O= build directory (modules are built against it)
-  kernel/<key>/vmlinux, kernel/<key>/release
+  kernel/<key>/vmlinux or bzImage (the flavour's boot image), kernel/<key>/release
 where <key> hashes the source identity, the fragment, and the toolchain versions.
 """
 
@@ -140,9 +140,12 @@ def ensure_kernel(toolchain: Toolchain, flavour: Flavour, jobs: int | None = Non
     tree, identity = unpacked_source(source_path())
     check_version(kernel_version(tree))
     entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour.fragments)
+    image = entry / flavour.boot_image
+    if cache.is_complete(entry) and not image.is_file():
+        cache.discard(entry)  # made by a recipe that built another image: build it again
     cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, flavour, jobs))
     return KernelBuild(
-        kernel_image=entry / "vmlinux",
+        kernel_image=image,
         release=(entry / "release").read_text().strip(),
         build_dir=entry / "build",
         source_dir=tree,
@@ -178,9 +181,9 @@ def _build(
         expected = ESTIMATED_STEPS
     start = time.monotonic()
     steps = progress.run_logged(
-        # vmlinux, not bzImage: the runner boots it by its PVH entry (no decompressor to build
-        # or to run under TCG); `make bzImage` in the build directory still makes one.
-        [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", "vmlinux", "modules"],
+        # Only the image the runner boots: vmlinux (PVH) needs no decompressor built or run;
+        # `make bzImage` in the build directory still makes one.
+        [*make, f"-j{jobs or (os.cpu_count() or 1) + 1}", flavour.boot_image, "modules"],
         log=entry / "build.log",
         label=f"{flavour.name} kernel build",
         expected_steps=expected,
@@ -190,5 +193,6 @@ def _build(
     release = subprocess.run(
         [*make, "-s", "kernelrelease"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    shutil.copy2(out / "vmlinux", entry / "vmlinux")
+    built = out / ("vmlinux" if flavour.boot_image == "vmlinux" else "arch/x86/boot/bzImage")
+    shutil.copy2(built, entry / flavour.boot_image)
     (entry / "release").write_text(release + "\n")

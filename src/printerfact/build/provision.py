@@ -48,9 +48,14 @@ VENV = paths.REPO_ROOT / ".venv"
 VENV_STAMP = VENV / ".provisioned"
 
 
-def debian_packages(release: str) -> list[str]:
+# Only the Nix checks of the test suite use these; the main job does without.
+NIX_PACKAGES = frozenset({distro.COMMON_PACKAGES["nix-instantiate"]})
+
+
+def debian_packages(release: str, nix_tools: bool = True) -> list[str]:
     rust = distro.RUST_PACKAGES[release]
-    pkgs = set(distro.COMMON_PACKAGES.values()) | {
+    common = set(distro.COMMON_PACKAGES.values()) - (set() if nix_tools else NIX_PACKAGES)
+    pkgs = common | {
         rust[t] for t in ("rustc", "rust-src", "clippy-driver", "rustfmt")
     }
     if "bindgen" in rust:
@@ -154,7 +159,7 @@ def ensure_venv() -> None:
 
 def provision(*, nix_tools: bool = True) -> None:
     release = distro.codename()
-    missing = missing_packages(debian_packages(release))
+    missing = missing_packages(debian_packages(release, nix_tools))
     if missing:
         install_packages(missing)
     tools = [t for t in NIX_TOOLS if nix_tools]
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-nix-tools",
         action="store_true",
-        help="skip statix/deadnix/nixpkgs-fmt (only the Nix checks need them)",
+        help="skip nix-bin, deadnix and nixpkgs-fmt (only the Nix checks need them)",
     )
     args = parser.parse_args(argv)
     try:

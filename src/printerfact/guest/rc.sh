@@ -9,20 +9,13 @@ UNITS=/run/units  # see units.sh
 set_state() { echo "$2" >"$UNITS/$1"; }
 
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-# As systemd mounts it on NixOS: kmemleak's control file (debug flavour) lives there.
-mount -t debugfs debugfs /sys/kernel/debug
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-# As systemd sets them up: bash's process substitution needs /dev/fd.
-ln -s /proc/self/fd /dev/fd
-ln -s fd/0 /dev/stdin
-ln -s fd/1 /dev/stdout
-ln -s fd/2 /dev/stderr
+mount -a -T /usr/lib/printerfact/fstab.early
+# /dev/pts, /dev/shm and, as systemd sets them up, /dev/fd (bash's process substitution needs
+# it) and /dev/std{in,out,err}: made in the image, copied in one go.
+cp -a /usr/lib/printerfact/dev/. /dev/
 mount -t devpts devpts /dev/pts
-mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p "$UNITS"
+DISK=/run/printerfact/disk  # the node's disk, if it has one (below)
+mkdir -p "$UNITS" "$DISK"
 echo start >"$UNITS/multi-user.target.job"
 
 . /etc/printerfact/node.env
@@ -30,9 +23,7 @@ echo start >"$UNITS/multi-user.target.job"
 # The node's disk (/dev/vda, ext4, made by the runner) holds what a NixOS test VM keeps on its
 # root disk across restarts.  /etc comes from the image at every boot, as NixOS's activation
 # rewrites it, but files added to it stay.  Without a disk, all of it is lost at power-off.
-DISK=/run/printerfact/disk
-PERSISTENT="etc var root home tmp srv opt"  # each exists in the image too (mount points)
-mkdir -p "$DISK"
+PERSISTENT="etc var root home tmp srv opt"  # as fstab.persist; each is in the image too
 if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
     if [ ! -d "$DISK/etc" ]; then  # first boot
         (cd "$DISK" && mkdir -p $PERSISTENT var/lib var/log var/empty && chmod 0700 root &&
@@ -40,7 +31,7 @@ if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
     fi
     rm -rf "$DISK/etc/printerfact"  # the node description may have changed since
     cp -a /etc/. "$DISK/etc/"
-    for d in $PERSISTENT; do mount -o bind "$DISK/$d" "/$d"; done
+    mount -a -T /usr/lib/printerfact/fstab.persist
 else
     echo "rc: no disk: nothing survives a restart" >/dev/console
 fi
