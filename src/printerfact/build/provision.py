@@ -55,9 +55,7 @@ NIX_PACKAGES = frozenset({distro.COMMON_PACKAGES["nix-instantiate"]})
 def debian_packages(release: str, nix_tools: bool = True) -> list[str]:
     rust = distro.RUST_PACKAGES[release]
     common = set(distro.COMMON_PACKAGES.values()) - (set() if nix_tools else NIX_PACKAGES)
-    pkgs = common | {
-        rust[t] for t in ("rustc", "rust-src", "clippy-driver", "rustfmt")
-    }
+    pkgs = common | {rust[t] for t in ("rustc", "rust-src", "clippy-driver", "rustfmt")}
     if "bindgen" in rust:
         pkgs.add(rust["bindgen"])
     if not shutil.which("cargo"):
