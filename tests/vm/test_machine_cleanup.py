@@ -60,7 +60,8 @@ from printerfact.driver.driver import Driver
 from printerfact.nodes import NodeSpec, TestSpec
 
 fields = json.loads(sys.argv[1])
-art = Artifacts(**{k: (v if k == "kernel_release" else Path(v)) for k, v in fields.items()})
+paths = {"kernel_image", "kbuild_dir", "module_ko", "initrd"}
+art = Artifacts(**{k: (Path(v) if k in paths else v) for k, v in fields.items()})
 test = TestSpec("cleanup", Path(sys.argv[2]), (NodeSpec("machine"), NodeSpec("other")))
 with Driver(test, art, Path(sys.argv[3])) as d:
     print("SOCKETS", d.tmp_dir, flush=True)

@@ -15,6 +15,8 @@ import shlex
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from printerfact.driver.errors import RequestedAssertionFailed
@@ -44,36 +46,41 @@ class TransferMixin(MachineBase):
             raise RequestedAssertionFailed(f"{what} failed (exit code {status})")
         return out
 
+    @contextmanager
+    def _shared_temp(self) -> Iterator[tuple[Path, PurePosixPath]]:
+        """A fresh directory in the shared directory, as (host path, guest path), made in the
+        guest too and gone afterwards: nixpkgs' scaffolding for each copy."""
+        with tempfile.TemporaryDirectory(dir=self.shared_dir) as shared_td:
+            host = Path(shared_td)
+            guest = GUEST_SHARED_DIR / host.name
+            self.succeed(make_command(["mkdir", "-p", guest]))
+            yield host, guest
+
+    @staticmethod
+    def _copy_on_host(src: Path, dest: Path) -> None:
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copy(src, dest)
+
     def copy_from_host(self, source: str, target: str) -> None:
         """Copy a host file or directory to `target` in the guest through the shared
         directory (`cp -r` semantics: into an existing directory it lands as
         `target/<basename of source>`); mode bits as on the host, owner root:root."""
         host_src = Path(source)
         vm_target = PurePosixPath(target)
-        with tempfile.TemporaryDirectory(dir=self.shared_dir) as shared_td:
-            shared_temp = Path(shared_td)
-            host_intermediate = shared_temp / host_src.name
-            vm_shared_temp = GUEST_SHARED_DIR / shared_temp.name
-            vm_intermediate = vm_shared_temp / host_src.name
-            self.succeed(make_command(["mkdir", "-p", vm_shared_temp]))
-            if host_src.is_dir():
-                shutil.copytree(host_src, host_intermediate)
-            else:
-                shutil.copy(host_src, host_intermediate)
+        with self._shared_temp() as (host_temp, vm_temp):
+            self._copy_on_host(host_src, host_temp / host_src.name)
             self.succeed(make_command(["mkdir", "-p", vm_target.parent]))
-            self.succeed(make_command(["cp", "-r", vm_intermediate, vm_target]))
+            self.succeed(make_command(["cp", "-r", vm_temp / host_src.name, vm_target]))
 
     def copy_from_vm(self, source: str, target_dir: str = "") -> None:
         """Copy a guest file or directory to `<out_dir>/<target_dir>/<basename>` on the host
         through the shared directory."""
         vm_src = PurePosixPath(source)
-        with tempfile.TemporaryDirectory(dir=self.shared_dir) as shared_td:
-            shared_temp = Path(shared_td)
-            vm_shared_temp = GUEST_SHARED_DIR / shared_temp.name
-            vm_intermediate = vm_shared_temp / vm_src.name
-            intermediate = shared_temp / vm_src.name
-            self.succeed(make_command(["mkdir", "-p", vm_shared_temp]))
+        with self._shared_temp() as (host_temp, vm_temp):
             # The guest caches 9p file data (rc.sh): flushed at close, and synced here too.
+            vm_intermediate = vm_temp / vm_src.name
             self.succeed(
                 make_command(["cp", "-r", vm_src, vm_intermediate])
                 + " && "
@@ -81,10 +88,7 @@ class TransferMixin(MachineBase):
             )
             abs_target = Path(self.out_dir) / target_dir / vm_src.name
             abs_target.parent.mkdir(exist_ok=True, parents=True)
-            if intermediate.is_dir():
-                shutil.copytree(intermediate, abs_target)
-            else:
-                shutil.copy(intermediate, abs_target)
+            self._copy_on_host(host_temp / vm_src.name, abs_target)
 
     def copy_from_host_via_shell(self, source: str, target: str) -> None:
         """Copy a host file or directory through the command channel (no shared directory
