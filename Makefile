@@ -31,9 +31,10 @@ build: provision
 vm-test: build
 	$(VENV)/bin/printerfact run -o $(OUT) --junit-xml junit.xml --flavour $(FLAVOURS)
 
-# One pytest worker per core (pytest-xdist): a TCG guest keeps one core busy, so VM tests side
-# by side use the machine the kernel builds used before them.
-PYTEST_JOBS ?= auto
+# One pytest worker by default: two workers on 2 cores ran two multi-vCPU TCG guests side by
+# side, and twice a guest's command channel stalled for good (the guest idle, no kernel report;
+# not reproduced alone).  PYTEST_JOBS=auto runs one worker per core, about 40% sooner.
+PYTEST_JOBS ?= 1
 
 test: provision-test
 	$(VENV)/bin/printerfact build --flavour $(TEST_FLAVOURS)
