@@ -59,7 +59,7 @@ from printerfact.driver.logger import (
     JunitXMLLogger,
     TerminalLogger,
 )
-from printerfact.driver.machine import Machine, MachineConfig
+from printerfact.driver.machine import SHARED_DIR, Machine, MachineConfig
 from printerfact.driver.polling_condition import PollingCondition
 from printerfact.driver.retry import retry
 from printerfact.nodes import NodeSpec, TestSpec
@@ -142,8 +142,7 @@ class Driver:
         self._old_sigterm: Any = None
         self._old_sigint: Any = None
         self.tmp_dir = private_socket_dir()
-        self.shared_dir = self.tmp_dir / "shared-xchg"  # /tmp/shared in every guest, as nixpkgs'
-        self.shared_dir.mkdir(mode=0o700)
+        self.shared_dir = self.tmp_dir / SHARED_DIR  # each Machine makes it: /tmp/shared in guests
         try:
             self.hub = Hub(self.tmp_dir, list(test.vlans), log=self.logger.error)
             self.vlans: list[VLan] = self.hub.vlans
@@ -176,7 +175,6 @@ class Driver:
             node_number=self.test.node_number(node.name),
             vlans=tuple(self.hub.vlan(v) for v in node.vlans),
             bios=fast_bios(),
-            shared_dir=self.shared_dir,
         )
         return Machine(
             config,

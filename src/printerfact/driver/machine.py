@@ -32,6 +32,8 @@ from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
 from printerfact.vm.network import VLan
 from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, qemu_argv
 
+SHARED_DIR = "shared-xchg"  # in the driver's temporary directory, as nixpkgs names it
+
 
 @dataclass(frozen=True)
 class MachineConfig:
@@ -52,7 +54,6 @@ class MachineConfig:
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None
     boot_timeout: float = 300.0
-    shared_dir: Path | None = None  # default: <socket_dir>/shared-xchg, as the driver's
 
 
 class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixin):
@@ -71,8 +72,8 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
         self.tmp_dir = socket_dir  # nixpkgs' name for the driver's temporary directory
         self.socket_dir = socket_dir
         self.state_dir = config.state_dir  # assignable, as in nixpkgs
-        # Shared with every node of the driver (nixpkgs: <tmp_dir>/shared-xchg).
-        self.shared_dir = config.shared_dir or socket_dir / "shared-xchg"
+        # Shared with every node of the driver, /tmp/shared in the guests (nixpkgs' name).
+        self.shared_dir = socket_dir / SHARED_DIR
         self.shared_dir.mkdir(mode=0o700, exist_ok=True)
         self.keep_vm_state = config.keep_vm_state
         self.logger = logger
