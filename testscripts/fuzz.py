@@ -40,6 +40,28 @@ STOP_LOADER = (
     "touch /tmp/pf-stop; until test -s /tmp/pf-unloads; do sleep 0.2; done; cat /tmp/pf-unloads"
 )
 
+
+def fuzz_beside_loader(name: str, command: str, timeout: int) -> tuple[str, str, float, str]:
+    """Run `command` as nobody in the background (output /tmp/<name>.log, exit status
+    /tmp/<name>.status); start the loader once it has opened the device (both fuzzers pick
+    their files once, at start); wait for it. Returns (status, log, seconds it ran, unloads)."""
+    before = int(machine.succeed(f"cat {OPENS}"))
+    tic = time.monotonic()
+    machine.succeed(
+        f"rm -f /tmp/{name}.status; ({as_nobody(f'timeout 600 {command}')} < /dev/null"
+        f" > /tmp/{name}.log 2>&1; echo $? > /tmp/{name}.status) &"
+    )
+    machine.wait_until_succeeds(
+        f'test "$(cat {OPENS})" -gt {before} || test -e /tmp/{name}.status', timeout=120
+    )
+    machine.succeed(LOADER)
+    machine.wait_until_succeeds(f"test -s /tmp/{name}.status", timeout=timeout)
+    seconds = time.monotonic() - tic
+    unloads = machine.succeed(STOP_LOADER).strip()
+    status = machine.succeed(f"cat /tmp/{name}.status").strip()
+    return status, machine.succeed(f"cat /tmp/{name}.log"), seconds, unloads
+
+
 start_all()
 machine.wait_for_unit("multi-user.target")
 machine.succeed(f"test -c {DEV}", "command -v trinity", "command -v stress-ng")
@@ -49,22 +71,8 @@ with subtest(f"trinity: {TRINITY_CALLS} syscalls on {DEV}, while the module is r
         f"trinity -q -l off -V {DEV} --disable-fds={NO_OTHER_FDS} -C {TRINITY_CHILDREN}"
         f" -N {TRINITY_CALLS} " + " ".join(f"-c {name}" for name in SYSCALLS)
     )
-    before = int(machine.succeed(f"cat {OPENS}"))
-    tic = time.monotonic()
-    # trinity opens its victim files once at start and keeps them: start the loader after.
-    machine.succeed(
-        f"rm -f /tmp/trinity.status; ({as_nobody(f'timeout 600 {trinity}')} < /dev/null"
-        " > /tmp/trinity.log 2>&1; echo $? > /tmp/trinity.status) &"
-    )
-    machine.wait_until_succeeds(
-        f'test "$(cat {OPENS})" -gt {before} || test -e /tmp/trinity.status', timeout=120
-    )
-    machine.succeed(LOADER)
-    machine.wait_until_succeeds("test -s /tmp/trinity.status", timeout=900)
-    seconds = time.monotonic() - tic
-    unloads = machine.succeed(STOP_LOADER).strip()
-    report = machine.succeed("cat /tmp/trinity.log")
-    t.assertEqual(machine.succeed("cat /tmp/trinity.status").strip(), "0", report[-3000:])
+    status, report, seconds, unloads = fuzz_beside_loader("trinity", trinity, timeout=900)
+    t.assertEqual(status, "0", report[-3000:])
     ran = re.findall(r"Ran (\d+) syscalls", report)
     t.assertTrue(ran and int(ran[-1]) >= TRINITY_CALLS, report[-3000:])
     machine.log(
@@ -74,21 +82,9 @@ with subtest(f"trinity: {TRINITY_CALLS} syscalls on {DEV}, while the module is r
 
 with subtest(f"stress-ng's device stressor on {DEV} for {STRESS_SECONDS} s, module reloaded"):
     machine.succeed("modprobe printerfact")
-    before = int(machine.succeed(f"cat {OPENS}"))
-    # stress-ng checks the device once at start: start the loader once it is running.
     stress = f"stress-ng --dev 2 --dev-file {DEV} --timeout {STRESS_SECONDS}s --metrics-brief"
-    machine.succeed(
-        f"rm -f /tmp/stress.status; ({as_nobody(f'timeout 600 {stress}')} < /dev/null"
-        " > /tmp/stress.log 2>&1; echo $? > /tmp/stress.status) &"
-    )
-    machine.wait_until_succeeds(
-        f'test "$(cat {OPENS})" -gt {before} || test -e /tmp/stress.status', timeout=120
-    )
-    machine.succeed(LOADER)
-    machine.wait_until_succeeds("test -s /tmp/stress.status", timeout=STRESS_SECONDS + 600)
-    unloads = machine.succeed(STOP_LOADER).strip()
-    report = machine.succeed("cat /tmp/stress.log")
-    t.assertEqual(machine.succeed("cat /tmp/stress.status").strip(), "0", report)
+    status, report, _, unloads = fuzz_beside_loader("stress", stress, timeout=STRESS_SECONDS + 600)
+    t.assertEqual(status, "0", report)
     t.assertIn("successful run completed", report)
     machine.log(f"stress-ng: {unloads} unloads while it ran")
 
