@@ -102,6 +102,21 @@ def test_journalctl(machine: Machine) -> None:
     assert machine.execute("journalctl --follow")[0] == 1
 
 
+def test_reports_reach_a_pipe_in_one_write(machine: Machine) -> None:
+    # systemd's tools write through C stdio, fully buffered on a pipe: a short report is one
+    # write, so a reader that stops at its first match (grep -q) cannot SIGPIPE them, which
+    # the driver's pipefail would turn into exit 141.  Bash writes line by line.
+    machine.wait_for_unit("sleeper")
+    machine.succeed(
+        "for i in $(seq 25); do"
+        " journalctl -u broken | grep -q broken-says-hi;"
+        " systemctl list-units | grep -q UNIT;"
+        " systemctl status sleeper | grep -q Loaded;"
+        " systemctl show sleeper | grep -q Type=simple;"
+        " done"
+    )
+
+
 def test_each_normal_user_has_a_home(machine: Machine) -> None:
     assert machine.succeed("stat -c '%U %G %a' /home/alice /home/bob") == (
         "alice users 700\nbob users 700\n"

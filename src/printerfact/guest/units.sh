@@ -10,6 +10,21 @@
 UNITS=/run/units
 SERVICES=/etc/printerfact/services
 
+# report_in_one_write ARGS...: systemctl and journalctl call it first.  systemd's tools write
+# through C stdio, fully buffered on a pipe, so a short report reaches the pipe in one write and
+# `journalctl -u x | grep -q y` cannot die of SIGPIPE under the driver's pipefail.  Bash's stdout
+# is line-buffered: run the tool once more with its output collected, then write it at once.
+report_in_one_write() {
+    if [[ -n ${PF_COLLECTING-} ]]; then
+        unset PF_COLLECTING  # services the tool starts must not inherit it
+        return 0
+    fi
+    local out rc=0
+    out=$(PF_COLLECTING=1 "$0" "$@") || rc=$?
+    [[ -z $out ]] || cat <<<"$out"
+    exit "$rc"
+}
+
 # unit_of NAME: sets `unit` to NAME with the .service suffix systemd implies.
 unit_of() {
     if [[ $1 == *.* ]]; then unit=$1; else unit=$1.service; fi
