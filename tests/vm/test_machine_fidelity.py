@@ -27,6 +27,7 @@ NODE = NodeSpec(
         "sleeper": "exec sleep 100000",
         "broken": "echo broken-says-hi; exit 3",
         "forker": "sleep 4242 & exec sleep 4343",
+        "chatty": "seq 300; exit 4",
     },
 )
 
@@ -115,6 +116,16 @@ def test_reports_reach_a_pipe_in_one_write(machine: Machine) -> None:
         " systemctl show sleeper | grep -q Type=simple;"
         " done"
     )
+
+
+def test_a_units_output_is_journaled_before_its_end(machine: Machine) -> None:
+    machine.wait_until_succeeds("systemctl is-failed chatty", timeout=60)
+    journal = machine.succeed("journalctl -u chatty -o cat").splitlines()
+    assert journal[2:] == [
+        *map(str, range(1, 301)),
+        "chatty.service: Main process exited, code=exited, status=4/FAILURE",
+        "chatty.service: Failed with result 'exit-code'.",
+    ]
 
 
 def test_each_normal_user_has_a_home(machine: Machine) -> None:

@@ -6,20 +6,23 @@
 name=$1
 unit=$name.service
 
-# log_lines: the service's output, one journal entry per line, as its `<name>-start` script.
+# log_lines: the service's output, one journal entry per line, as its `<name>-start` script;
+# at the end of that output, a line on fd $drained.
 log_lines() {
     local line pid=
     while IFS= read -r line; do
         [[ -n $pid ]] || read -r pid 2>/dev/null <"$UNITS/$unit.pid"
         journal "$unit" "$name-start" "${pid:-0}" "$line"
     done
+    echo >&"$drained"
 }
 
 set_state "$unit" activating
 rm -f "$UNITS/$unit.stopping"
 journal "$unit" systemd 1 "Starting $unit..."
+exec {drained}<> <(:)  # a pipe that never reports EOF (as in agent.sh)
 # A session of its own: stop signals the whole group, as systemd signals the unit's cgroup.
-setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 &
+setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 {drained}>&- &
 pid=$!
 echo "$pid" >"$UNITS/$unit.pid"
 set_state "$unit" active
@@ -29,6 +32,9 @@ journal "$unit" systemd 1 "Started $unit."
 wait "$pid"
 status=$?
 kill -TERM -- "-$pid" 2>/dev/null  # what the main process left behind goes with it
+# Its output before its end, as in systemd's journal: the last lines may still be on their way
+# to log_lines.  Bounded: a process that left the group may hold the output open for good.
+read -r -t 2 -u "$drained" _ || :
 rm -f "$UNITS/$unit.pid"
 if [[ -e $UNITS/$unit.stopping ]]; then
     echo "success 0" >"$UNITS/$unit.result"
