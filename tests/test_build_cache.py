@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,31 +48,40 @@ def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["e.lock"]  # no entry, no temp dir
 
 
-FRAGMENTS = flavour.FLAVOURS["default"].fragments
+DEFAULT = flavour.FLAVOURS["default"]
 
 
 def test_kernel_key_changes_with_fragment(tmp_path: Path) -> None:
     tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
-    before = kernel.build_key("tarball:abc", tc, FRAGMENTS)
-    assert kernel.build_key("tarball:abc", tc, FRAGMENTS) == before  # stable
+    before = kernel.build_key("tarball:abc", tc, DEFAULT)
+    assert kernel.build_key("tarball:abc", tc, DEFAULT) == before  # stable
     fragment = tmp_path / "frag.config"
     fragment.write_text(paths.FRAGMENT.read_text() + "CONFIG_IKCONFIG=y\n")
-    assert kernel.build_key("tarball:abc", tc, (fragment, paths.BOOT_FRAGMENT)) != before
+    changed = replace(DEFAULT, fragments=(fragment, paths.BOOT_FRAGMENT))
+    assert kernel.build_key("tarball:abc", tc, changed) != before
+
+
+def test_kernel_key_changes_with_boot_image() -> None:
+    tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
+    bzimage = replace(DEFAULT, boot_image="bzImage")
+    key = kernel.build_key
+    assert key("tarball:abc", tc, bzimage) != key("tarball:abc", tc, DEFAULT)
 
 
 def test_flavours_have_different_kernel_keys() -> None:
     tc = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1"})
-    keys = {kernel.build_key("tarball:abc", tc, f.fragments) for f in flavour.FLAVOURS.values()}
+    keys = {kernel.build_key("tarball:abc", tc, f) for f in flavour.FLAVOURS.values()}
     assert len(keys) == len(flavour.FLAVOURS)
-    assert flavour.FLAVOURS["debug"].fragments[: len(FRAGMENTS)] == FRAGMENTS  # same base
+    base = DEFAULT.fragments
+    assert flavour.FLAVOURS["debug"].fragments[: len(base)] == base  # same base
 
 
 def test_kernel_key_changes_with_toolchain_and_source() -> None:
     tc1 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.96"})
     tc2 = toolchain.Toolchain(Path("rustc"), Path("bindgen"), Path("clang"), {"rustc": "1.97"})
     key = kernel.build_key
-    assert key("tarball:abc", tc1, FRAGMENTS) != key("tarball:abc", tc2, FRAGMENTS)
-    assert key("tarball:abc", tc1, FRAGMENTS) != key("tarball:abd", tc1, FRAGMENTS)
+    assert key("tarball:abc", tc1, DEFAULT) != key("tarball:abc", tc2, DEFAULT)
+    assert key("tarball:abc", tc1, DEFAULT) != key("tarball:abd", tc1, DEFAULT)
 
 
 @pytest.mark.parametrize(

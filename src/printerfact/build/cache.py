@@ -119,13 +119,6 @@ def ensure_entry_in_place(entry: Path, build: Callable[[Path], None]) -> Path:
     return entry
 
 
-def discard(entry: Path) -> None:
-    """Drop a complete entry that must be made again (under its lock)."""
-    with locked(entry):
-        if entry.exists():
-            shutil.rmtree(entry)
-
-
 def discard_torn(entry: Path) -> None:
     if entry.exists() and not is_complete(entry):
         shutil.rmtree(entry)

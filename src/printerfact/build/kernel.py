@@ -125,11 +125,12 @@ def check_version(version: tuple[int, int, int]) -> None:
         )
 
 
-def build_key(identity: str, toolchain: Toolchain, fragments: tuple[Path, ...]) -> str:
+def build_key(identity: str, toolchain: Toolchain, flavour: Flavour) -> str:
     return cache.content_key(
         {
             "source": identity,
-            "fragments": [cache.file_digest(f) for f in fragments],
+            "fragments": [cache.file_digest(f) for f in flavour.fragments],
+            "image": flavour.boot_image,  # what the entry holds: another target, another entry
             "toolchain": toolchain.identity,
             "recipe": RECIPE_VERSION,
         }
@@ -139,13 +140,10 @@ def build_key(identity: str, toolchain: Toolchain, fragments: tuple[Path, ...]) 
 def ensure_kernel(toolchain: Toolchain, flavour: Flavour, jobs: int | None = None) -> KernelBuild:
     tree, identity = unpacked_source(source_path())
     check_version(kernel_version(tree))
-    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour.fragments)
-    image = entry / flavour.boot_image
-    if cache.is_complete(entry) and not image.is_file():
-        cache.discard(entry)  # made by a recipe that built another image: build it again
+    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour)
     cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, flavour, jobs))
     return KernelBuild(
-        kernel_image=image,
+        kernel_image=entry / flavour.boot_image,
         release=(entry / "release").read_text().strip(),
         build_dir=entry / "build",
         source_dir=tree,

@@ -23,15 +23,19 @@ echo start >"$UNITS/multi-user.target.job"
 # The node's disk (/dev/vda, ext4, made by the runner) holds what a NixOS test VM keeps on its
 # root disk across restarts.  /etc comes from the image at every boot, as NixOS's activation
 # rewrites it, but files added to it stay.  Without a disk, all of it is lost at power-off.
-PERSISTENT="etc var root home tmp srv opt"  # as fstab.persist; each is in the image too
+PERSIST=/usr/lib/printerfact/fstab.persist
 if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
-    if [ ! -d "$DISK/etc" ]; then  # first boot
-        (cd "$DISK" && mkdir -p $PERSISTENT var/lib var/log var/empty && chmod 0700 root &&
+    if [ ! -d "$DISK/etc" ]; then  # first boot: the mount points fstab.persist lends
+        dirs=
+        while read -r src dir _; do
+            case $src in /*) dirs="$dirs ${dir#/}" ;; esac
+        done <"$PERSIST"
+        (cd "$DISK" && mkdir -p $dirs var/lib var/log var/empty && chmod 0700 root &&
             chmod 1777 tmp && chmod 0555 var/empty)
     fi
     rm -rf "$DISK/etc/printerfact"  # the node description may have changed since
     cp -a /etc/. "$DISK/etc/"
-    mount -a -T /usr/lib/printerfact/fstab.persist
+    mount -a -T "$PERSIST"
 else
     echo "rc: no disk: nothing survives a restart" >/dev/console
 fi
