@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
-import json
 import os
+import pickle
 import select
 import signal
 import subprocess
@@ -53,15 +52,12 @@ def _kill_leftovers() -> Iterator[None]:
 
 
 RUNNER = """
-import json, sys
+import pickle, sys
 from pathlib import Path
-from printerfact.build.artifacts import Artifacts
 from printerfact.driver.driver import Driver
 from printerfact.nodes import NodeSpec, TestSpec
 
-fields = json.loads(sys.argv[1])
-paths = {"kernel_image", "kbuild_dir", "module_ko", "initrd"}
-art = Artifacts(**{k: (Path(v) if k in paths else v) for k, v in fields.items()})
+art = pickle.loads(bytes.fromhex(sys.argv[1]))  # the test's Artifacts, field types and all
 test = TestSpec("cleanup", Path(sys.argv[2]), (NodeSpec("machine"), NodeSpec("other")))
 with Driver(test, art, Path(sys.argv[3])) as d:
     print("SOCKETS", d.tmp_dir, flush=True)
@@ -94,10 +90,9 @@ def _run_until_ready(
 ) -> tuple[subprocess.Popen[str], Path]:
     (tmp / "runner.py").write_text(RUNNER)
     (tmp / "script.py").write_text(SCRIPT)
-    fields = {k: str(v) for k, v in dataclasses.asdict(artifacts).items()}
     proc = _spawn(
-        [sys.executable, str(tmp / "runner.py"), json.dumps(fields), str(tmp / "script.py"),
-         str(tmp / "out")],
+        [sys.executable, str(tmp / "runner.py"), pickle.dumps(artifacts).hex(),
+         str(tmp / "script.py"), str(tmp / "out")],
         stdout=subprocess.PIPE,
         stderr=(tmp / "stderr.log").open("w"),
     )  # fmt: skip
