@@ -9,7 +9,9 @@
 # requiredKernelConfig for kernels built with buildLinux (they carry `features`), so the
 # fragment is forced instead: generate-config.pl fails the build when an option does not end
 # up with the value asked for (ignoreConfigErrors is false on x86_64).  The few fragment
-# options nixpkgs' build cannot honour are filtered by nix/kconfig-nixpkgs.nix.
+# options nixpkgs' build cannot honour are filtered by nix/kconfig-nixpkgs.nix, which also
+# names the answers of the common config that the fragments make impossible (withdrawn: set to
+# lib.kernel.unset, so generate-config.pl is not asked for them).
 #
 # Rust: CONFIG_RUST=y in the fragment makes buildLinux add nixpkgs' rustc and rust-bindgen and
 # set RUST_LIB_SRC = rustPlatform.rustLibSrc; the kernel's top Makefile exports
@@ -20,7 +22,8 @@
 , sources ? import ./nix/sources.nix
   # Merged in order, a later fragment overriding an earlier one (as merge_config.sh does).
 , configFragments ? [ ./kernel/printerfact.config ]
-  # Everything else goes to buildLinux.  NixOS applies
+  # Everything else goes to buildLinux (default.nix passes `kernelPatches`: nixpkgs' two
+  # standard ones, as linux-kernels.nix does for its own kernels).  NixOS applies
   #   kernel.override (old: { kernelPatches = ...; features = ...; randstructSeed = ...; })
   # to every boot.kernelPackages (nixos/modules/system/boot/kernel.nix), and callPackage's
   # `.override` calls this file again with those arguments: they must reach buildLinux, or
@@ -32,7 +35,7 @@ let
   inherit (sources.linux) version;
 
   fragment = builtins.foldl' (acc: file: acc // import ./nix/kconfig.nix file) { } configFragments;
-  asked = import ./nix/kconfig-nixpkgs.nix fragment;
+  asked = import ./nix/kconfig-nixpkgs.nix { inherit version; } fragment;
 
   toItem = value:
     if value == "y" then lib.kernel.yes
@@ -50,11 +53,13 @@ let
 in
 buildLinux (passed // {
   inherit version;
-  # `uname -r`: 6.12.64 (kernel.org tarballs have no localversion).
+  # `uname -r`: 6.12.118 (kernel.org tarballs have no localversion).
   modDirVersion = lib.versions.pad 3 version;
   src = sources.linux;
 
-  structuredExtraConfig = lib.mapAttrs toConfig asked.options // passed.structuredExtraConfig or { };
+  structuredExtraConfig = lib.mapAttrs toConfig asked.options
+    // lib.mapAttrs (_: _: lib.mkForce lib.kernel.unset) asked.withdrawn
+    // passed.structuredExtraConfig or { };
 
   extraMeta = { branch = lib.versions.majorMinor version; } // passed.extraMeta or { };
 })

@@ -1,13 +1,20 @@
 # Hydra jobset: the kernel, the module (on our kernel and on nixpkgs' prebuilt 6.12), every
 # NixOS test with a JUnit report, and the same for the debug kernel flavour.
 #
-# Jobset inputs (.hydra/spec.json declares them; Hydra passes each as the argument of that
-# name).  The defaults are the niv pins, which nix/sources.nix fetches at evaluation time, and
-# Hydra's restricted evaluation refuses those fetches unless their hosts are allowed: give
-# `nixpkgs` and `linux` as inputs and nothing is fetched during evaluation.
-#   nixpkgs       git:    https://github.com/NixOS/nixpkgs nixos-25.05
-#   linux         path:   https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.12.64.tar.xz
-#   linuxVersion  string: 6.12.64 (change it with `linux`: it is the kernel's `uname -r`)
+# One jobset input besides `src` (.hydra/spec.json; Hydra passes it as the argument of that
+# name).  Its default is the niv pin, which nix/sources.nix fetches at evaluation time, and
+# Hydra's restricted evaluation refuses that fetch: give `nixpkgs` as an input.
+#   nixpkgs  git: https://github.com/NixOS/nixpkgs nixos-26.05
+#
+# Linux is not an input: its source is the pin in nix/sources.json as a fixed-output
+# derivation (pkgs.fetchurl with the pinned hash), fetched when the kernel is built, never
+# during evaluation, and kept by the store under its hash, so Hydra downloads the ~140 MB
+# tarball once per version.  (A `path` input pointing at the URL, as before, is fetched again
+# with nix-prefetch-url at every evaluation: Hydra's PathInput.pm caches it for 30 s,
+# `path_input_cache_validity_seconds`.)  The trade-off: Hydra does not watch kernel.org; a new
+# kernel is a commit to nix/sources.json (`niv update linux -v 6.12.N`), which Hydra sees as a
+# change of `src`.  `linux` (a path, or { outPath; }) and `linuxVersion` still override it:
+#   nix-build release.nix -A kernel --arg linux ~/src/linux --argstr linuxVersion 6.12.N
 #
 # nixpkgs' test driver writes JUnit itself (`nixos-test-driver --junit-xml FILE`, relative to
 # its -o directory; nixos/lib/test-driver/src/test_driver/__init__.py), also when the test
@@ -17,22 +24,27 @@ let
   pins = import ./nix/sources.nix;
 in
 { nixpkgs ? pins.nixpkgs
-, linux ? pins.linux
+, linux ? null
 , linuxVersion ? pins.linux.version
 , system ? "x86_64-linux"
 }:
 
 let
+  pkgs = import nixpkgs { inherit system; config = { }; overlays = [ ]; };
+
+  linuxSource =
+    if linux == null then pkgs.fetchurl { inherit (pins.linux) url sha256; }
+    # Hydra passes a path input as { outPath = <store path>; ... }; `--arg linux ./x` a path.
+    else if builtins.isAttrs linux then linux
+    else { outPath = linux; };
+
   sources = pins // {
     inherit nixpkgs;
-    # Hydra passes a path input as { outPath = <store path>; ... }; `--arg linux ./x` a path.
-    linux = (if builtins.isAttrs linux then linux else { outPath = linux; }) // {
-      version = linuxVersion;
-    };
+    linux = linuxSource // { version = linuxVersion; };
   };
 
-  project = import ./default.nix { inherit sources system; };
-  inherit (project) pkgs;
+  project = import ./default.nix { inherit sources system pkgs; };
+  shell = import ./shell.nix { inherit sources system pkgs; inherit (project) kernel; };
 
   # The driver writes its JUnit report from an atexit handler (logger.py, JunitXMLLogger),
   # which does not run when the global timeout ends it with SIGTERM (driver.py,
@@ -77,7 +89,8 @@ let
   testJobs = tests: pkgs.lib.recurseIntoAttrs (builtins.mapAttrs withJunit tests);
 in
 {
-  inherit (project) kernel printerfact rustcNightly;
+  inherit (project) kernel printerfact;
+  inherit (shell) rustcNightly;
   prebuilt-printerfact = project.prebuilt.printerfact;
   tests = testJobs project.tests;
 

@@ -8,6 +8,8 @@
           microseconds, and how many distinct facts 1000 opens returned
   suite   wall time of the whole testscript suite on each kernel flavour, kernel builds
           excluded, and the fuzz test's trinity syscalls per second on each
+  soak    the command channel under oversubscription (bench/soak.py): commands, stalls,
+          wrong replies and seconds, 4 guests with 6 vCPUs in all
 Ratios are measured in one run, on one VM, so they compare like with like.
 """
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(BENCH))
 
 import build_bench  # noqa: E402
 import driver_bench  # noqa: E402
+import soak  # noqa: E402
 from figures import report, write_json  # noqa: E402
 
 from printerfact import runner  # noqa: E402
@@ -110,16 +113,18 @@ TARGETS = {
     "suite_debug_total_s": 15 * 60,
     "boot_to_first_succeed_debug_s": 10.0,
     **driver_bench.TARGETS,
+    **soak.TARGETS,
 }
-FLOORS = {"device_pread_ratio", "device_open_ratio", *driver_bench.FLOORS}
+FLOORS = {"device_pread_ratio", "device_open_ratio", *driver_bench.FLOORS, *soak.FLOORS}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=Path("out/bench.json"))
-    parser.add_argument("--only", choices=["build", "vm", "device", "suite"], action="append")
+    parts_known = ["build", "vm", "device", "suite", "soak"]
+    parser.add_argument("--only", choices=parts_known, action="append")
     args = parser.parse_args()
-    parts = args.only or ["build", "vm", "device", "suite"]
+    parts = args.only or parts_known
     builds = {name: ensure_artifacts(name) for name in FLAVOURS}
     art = builds["default"]
     figures: dict[str, float] = {}
@@ -136,6 +141,8 @@ def main() -> int:
         if "suite" in parts:
             for built in builds.values():
                 figures |= suite_figures(built, work)
+        if "soak" in parts:
+            figures |= soak.soak(art, soak.SECONDS, soak.COMMANDS)
     report(figures, TARGETS, FLOORS)
     write_json(figures, args.json)
     print(f"bench: figures written to {args.json}")

@@ -1,29 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Read-only character device with a sysfs class: the only `unsafe` code of the module.
+//! The C side of `/dev/printerfact`: the only `unsafe` code of the module.
 //!
 //! Linux 6.12's `kernel` crate has no character device, file or class abstractions, so this
-//! module calls the C API through `kernel::bindings`. Everything above it is safe Rust: a device
-//! implements [`ReadOnlyDevice`] and returns [`Result`]; errors become negative errnos here, once,
-//! at the C boundary.
+//! module calls the C API through `kernel::bindings`, as a C driver would: the tables the kernel
+//! reads ([`FOPS`], [`FACTS_ATTR`], [`OPENS_ATTR`]) are statics built at compile time, and their
+//! callbacks are thin `extern "C"` functions that call the device logic in the crate root
+//! (safe Rust returning [`Result`]); errors become negative errnos here, once, at the C boundary.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/device/class.h`](srctree/include/linux/device/class.h),
 //! [`include/linux/device.h`](srctree/include/linux/device.h),
+//! [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h),
 //! [`include/linux/random.h`](srctree/include/linux/random.h).
 
-use core::{ffi::c_void, marker::PhantomData, ptr};
+use core::{ffi::c_void, mem::MaybeUninit, ptr};
 use kernel::{
     bindings, c_str,
-    error::{from_err_ptr, from_result},
+    error::{from_err_ptr, from_result, to_result},
     ffi::{c_char, c_int},
     prelude::*,
     str::CStr,
-    ThisModule,
 };
 
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-use kernel::types::Opaque;
+/// Name of the device node, of the class and of the entry in `/proc/devices`.
+const NAME: &CStr = c_str!("printerfact");
 
 /// `FMODE_WRITE` from `include/linux/fs.h`; bindgen cannot see it through its `__force` cast.
 const FMODE_WRITE: bindings::fmode_t = 1 << 1;
@@ -34,31 +35,6 @@ const DEVNODE_MODE: bindings::umode_t = 0o444;
 /// Permissions of the counter files in sysfs.
 const COUNTER_MODE: bindings::umode_t = 0o444;
 
-/// A read-only number in sysfs: `/sys/class/<NAME>/<name>`.
-pub(crate) struct Counter {
-    /// File name in the class directory.
-    pub(crate) name: &'static CStr,
-    /// Current value; called for every read of the file.
-    pub(crate) value: fn() -> u64,
-}
-
-/// A read-only character device whose open files each carry one `usize` of state.
-///
-/// The device node is `/dev/<NAME>` (mode 0444), its class `/sys/class/<NAME>`.
-pub(crate) trait ReadOnlyDevice {
-    /// Name of the device node, of the class and of the entry in `/proc/devices`.
-    const NAME: &'static CStr;
-
-    /// Files in the class directory.
-    const COUNTERS: &'static [Counter];
-
-    /// Opens a file; `write` says whether it was opened for writing. Returns its state.
-    fn open(write: bool) -> Result<usize>;
-
-    /// The bytes a file with `state` reads, from offset 0 to the end of file.
-    fn contents(state: usize) -> Result<&'static [u8]>;
-}
-
 /// Returns a uniformly distributed random number in `0..ceil` (no modulo bias).
 pub(crate) fn random_below(ceil: u32) -> Result<u32> {
     if ceil == 0 {
@@ -68,99 +44,105 @@ pub(crate) fn random_below(ceil: u32) -> Result<u32> {
     Ok(unsafe { bindings::__get_random_u32_below(ceil) })
 }
 
-/// A class attribute with the counter it shows.
+/// A C table that the kernel reads through a pointer: a static in module memory, not a heap copy.
 ///
-/// `#[repr(C)]` with `raw` first, so a pointer to `raw` is a pointer to the whole struct.
-#[repr(C)]
-struct CounterAttribute {
-    raw: bindings::class_attribute,
-    value: fn() -> u64,
-}
-
-/// A lockdep class key in module memory: what C's `sysfs_attr_init` gives a heap attribute.
-///
-/// sysfs takes the lockdep class of a file's active references from `attribute.key`, or from the
-/// attribute's own `skey` when that is NULL, which lockdep accepts only for static objects: a
-/// heap attribute without a key makes lockdep report "BUG: key ... has not been registered!".
-/// Lockdep forgets the classes of keys in a module's memory when the module is unloaded.
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-struct StaticLockClassKey(Opaque<bindings::lock_class_key>);
-
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-impl StaticLockClassKey {
-    const fn new() -> Self {
-        // Lockdep wants a static key zeroed, and initialises it itself on first use.
-        Self(Opaque::uninit())
-    }
-
-    fn as_ptr(&self) -> *mut bindings::lock_class_key {
-        self.0.get()
-    }
-}
-
-// SAFETY: lockdep serialises every access to a key (under its graph lock).
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-unsafe impl Sync for StaticLockClassKey {}
-
-/// The lockdep class of every counter file (one per call site, as with `sysfs_attr_init`).
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-static COUNTER_FILE_KEY: StaticLockClassKey = StaticLockClassKey::new();
-
-/// The C structures the kernel reads through pointers while the device is registered.
+/// The statics of this type have no interior mutability, so they are placed in the module's
+/// `.rodata`, which the module loader makes read-only once relocated (`module_enable_rodata_ro`
+/// in `complete_formation`, with `CONFIG_STRICT_MODULE_RWX`): a stray write would fault.
 ///
 /// # Invariants
 ///
-/// Once [`Tables::new`] returns, the contents of the box are never moved or written. The kernel
-/// reads `fops` through the chrdev region and through open files (which pin the module, so the
-/// module cannot be unloaded before they are closed), and each attribute through its sysfs file;
-/// [`Registration`] drops the tables only after removing both.
-struct Tables {
-    fops: bindings::file_operations,
-    attrs: KVec<CounterAttribute>,
+/// The table is never written. Rust has shared access only (immutable statics of types without
+/// interior mutability), and the kernel only reads the tables it is given here (see [`FOPS`] and
+/// [`counter_attribute`]).
+#[repr(transparent)]
+struct KernelTable<T>(T);
+
+impl<T> KernelTable<T> {
+    const fn as_ptr(&'static self) -> *const T {
+        &self.0
+    }
 }
 
-impl Tables {
-    fn new<T: ReadOnlyDevice>(module: &'static ThisModule) -> Result<KBox<Self>> {
-        let mut attrs = KVec::with_capacity(T::COUNTERS.len(), GFP_KERNEL)?;
-        for counter in T::COUNTERS {
-            // `struct attribute` has lockdep fields with CONFIG_DEBUG_LOCK_ALLOC only.
-            #[allow(clippy::needless_update)]
-            let attr = bindings::attribute {
-                name: counter.name.as_char_ptr(),
-                mode: COUNTER_MODE,
-                #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-                key: COUNTER_FILE_KEY.as_ptr(),
-                ..Default::default()
-            };
-            let raw = bindings::class_attribute {
-                attr,
-                show: Some(show_counter),
-                store: None,
-            };
-            attrs.push(
-                CounterAttribute {
-                    raw,
-                    value: counter.value,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        let tables = Tables {
-            fops: bindings::file_operations {
-                // Open files pin the module: unloading is refused (EWOULDBLOCK) until they are
-                // closed. The chrdev region's lookups pin it too (`cdev.owner` is this owner).
-                owner: module.as_ptr(),
-                open: Some(open::<T>),
-                read: Some(read::<T>),
-                llseek: Some(bindings::default_llseek),
-                // No `write`, `unlocked_ioctl` or `mmap`: opening for writing fails in `open`
-                // (EPERM), the VFS answers ioctl with ENOTTY and mmap with ENODEV.
-                ..Default::default()
-            },
-            attrs,
-        };
-        Ok(KBox::new(tables, GFP_KERNEL)?)
-    }
+// SAFETY: A `file_operations` table is never written (type invariant), so threads only ever read
+// it. Its pointers are followed by the kernel only: to this module (`owner`) and to functions of
+// this module, which all outlive every open file (open files pin the module).
+unsafe impl Sync for KernelTable<bindings::file_operations> {}
+
+// SAFETY: A `class_attribute` is never written (type invariant), so threads only ever read it.
+// Its pointers are followed by the kernel only: to a name and functions of this module, which
+// outlive the sysfs file (`ClassFile` removes it before the module is unloaded).
+unsafe impl Sync for KernelTable<bindings::class_attribute> {}
+
+/// The file operations of `/dev/printerfact`, in module memory like a C driver's.
+///
+/// `owner` is `THIS_MODULE`: the static the `module!` macro defines in the crate root, which
+/// holds `&__this_module`, a link-time constant (a relocation, as C's `.owner = THIS_MODULE`), so
+/// a static initializer can read it. `__register_chrdev` copies it into `cdev.owner`, and every
+/// open takes a reference on it (`cdev_get`, then `fops_get` in `chrdev_open`,
+/// `fs/char_dev.c`), so the module cannot be unloaded while a file is open (`delete_module`:
+/// EWOULDBLOCK) and the table outlives every file.
+///
+/// No `write`, `unlocked_ioctl` or `mmap`: opening for writing fails in [`open`] (EPERM), the VFS
+/// answers ioctl with ENOTTY and mmap with ENODEV. The kernel only reads the table: it holds it
+/// as `const struct file_operations *` (`cdev.ops`, `file.f_op`).
+static FOPS: KernelTable<bindings::file_operations> = KernelTable(bindings::file_operations {
+    owner: crate::THIS_MODULE.as_ptr(),
+    open: Some(open),
+    read: Some(read),
+    llseek: Some(bindings::default_llseek),
+    // SAFETY: All zeros is a valid `file_operations`: the other fields are `Option`s of function
+    // pointers (`None`), raw pointers (NULL) and integers.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+});
+
+/// `/sys/class/printerfact/facts`: the number of facts.
+static FACTS_ATTR: KernelTable<bindings::class_attribute> =
+    counter_attribute(c_str!("facts"), show_facts);
+
+/// `/sys/class/printerfact/opens`: successful opens since loading.
+static OPENS_ATTR: KernelTable<bindings::class_attribute> =
+    counter_attribute(c_str!("opens"), show_opens);
+
+/// The type of `class_attribute.show`.
+type ShowFn = unsafe extern "C" fn(
+    *const bindings::class,
+    *const bindings::class_attribute,
+    *mut c_char,
+) -> isize;
+
+/// A read-only class attribute named `name`, for a static, as C's `__ATTR_RO` makes it.
+///
+/// The attribute is static, so it needs no lockdep key of its own (C's `sysfs_attr_init` is for
+/// attributes on the heap). With `CONFIG_DEBUG_LOCK_ALLOC`, `sysfs_add_file_mode_ns`
+/// (`fs/sysfs/file.c`) passes `attr->key`, or `&attr->skey` when `key` is NULL as here, to
+/// `__kernfs_create_file`, whose `lockdep_init_map` names the lockdep class of the file's active
+/// references. `lockdep_init_map_type` (`kernel/locking/lockdep.c`) accepts a key for which
+/// `static_obj` is true, and `static_obj` is true for every address inside a loaded module
+/// (`is_module_address`: the module tree holds all its memory types), so `skey` inside this
+/// static is accepted without registration. Lockdep uses a static key by its address only and
+/// never writes it (only `lockdep_register_key` does, for dynamic keys), and `free_mod_mem`
+/// (`kernel/module/main.c`) forgets the classes of keys in module memory at unload
+/// (`lockdep_free_key_range`). The other sysfs and driver core code only reads the attribute
+/// (`class_create_file_ns` takes `const struct class_attribute *`; `class_attr_show` reads it).
+// Without CONFIG_DEBUG_LOCK_ALLOC, `struct attribute` has no fields besides `name` and `mode`.
+#[allow(clippy::needless_update)]
+const fn counter_attribute(
+    name: &'static CStr,
+    show: ShowFn,
+) -> KernelTable<bindings::class_attribute> {
+    KernelTable(bindings::class_attribute {
+        attr: bindings::attribute {
+            name: name.as_char_ptr(),
+            mode: COUNTER_MODE,
+            // SAFETY: All zeros is a valid `attribute`; the other fields exist with
+            // CONFIG_DEBUG_LOCK_ALLOC only: `ignore_lockdep` false (lockdep checks the file),
+            // `key` NULL (sysfs uses `skey`) and a zeroed `skey`, as in a static C attribute.
+            ..unsafe { MaybeUninit::zeroed().assume_init() }
+        },
+        show: Some(show),
+        store: None,
+    })
 }
 
 /// `MKDEV` from `include/linux/kdev_t.h` (a macro, so not in the bindings).
@@ -179,16 +161,14 @@ struct ChrdevRegion {
 }
 
 impl ChrdevRegion {
-    /// # Safety
-    ///
-    /// `fops` must stay valid until the returned value is dropped.
-    unsafe fn register(
+    fn register(
         name: &'static CStr,
-        fops: *const bindings::file_operations,
+        fops: &'static KernelTable<bindings::file_operations>,
     ) -> Result<Self> {
-        // SAFETY: `name` is a NUL-terminated string (the kernel copies it); `fops` stays valid
-        // while registered, as required from the caller.
-        let ret = unsafe { bindings::__register_chrdev(0, 0, 1, name.as_char_ptr(), fops) };
+        // SAFETY: `name` is a NUL-terminated string (the kernel copies it); `fops` is a static,
+        // valid as long as the module, which the region's files pin (`owner`).
+        let ret =
+            unsafe { bindings::__register_chrdev(0, 0, 1, name.as_char_ptr(), fops.as_ptr()) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
@@ -255,23 +235,28 @@ impl Drop for Class {
 ///
 /// # Invariants
 ///
-/// `class_create_file_ns(class, attr, NULL)` succeeded and the file has not been removed yet.
+/// `class_create_file_ns(class, attr, NULL)` succeeded, the file has not been removed yet, and
+/// `class` is a live class until the file is removed.
 struct ClassFile {
     class: *const bindings::class,
-    attr: *const bindings::class_attribute,
+    attr: &'static KernelTable<bindings::class_attribute>,
 }
 
 impl ClassFile {
     /// # Safety
     ///
-    /// `attr` must stay valid and unchanged until the returned value is dropped, and `class`
-    /// must not be destroyed before that.
-    unsafe fn create(class: &Class, attr: *const bindings::class_attribute) -> Result<Self> {
-        // SAFETY: `class.ptr` is a live class (type invariant of `Class`); `attr` is valid until
-        // the file is removed (function safety requirement); NULL is the "no namespace" tag.
-        let ret = unsafe { bindings::class_create_file_ns(class.ptr, attr, ptr::null()) };
-        kernel::error::to_result(ret)?;
-        // INVARIANT: created just above.
+    /// `class` must not be destroyed before the returned value is dropped.
+    unsafe fn create(
+        class: &Class,
+        attr: &'static KernelTable<bindings::class_attribute>,
+    ) -> Result<Self> {
+        // SAFETY: `class.ptr` is a live class (type invariant of `Class`); `attr` is a static,
+        // valid as long as the module, and the file is removed in `drop`, before the module is
+        // unloaded (`Registration` is dropped by the module's exit); NULL is the "no namespace"
+        // tag.
+        let ret = unsafe { bindings::class_create_file_ns(class.ptr, attr.as_ptr(), ptr::null()) };
+        to_result(ret)?;
+        // INVARIANT: created just above; `class` stays live (function safety requirement).
         Ok(Self {
             class: class.ptr,
             attr,
@@ -281,9 +266,10 @@ impl ClassFile {
 
 impl Drop for ClassFile {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant, the file exists in `class`, which is still registered
-        // (function safety requirement of `create`). Removal waits for running `show` calls.
-        unsafe { bindings::class_remove_file_ns(self.class, self.attr, ptr::null()) };
+        // SAFETY: by the type invariant, the file exists in `class`, which is live. Removal
+        // waits for running `show` calls (`kernfs_drain`); afterwards sysfs no longer calls
+        // them nor reads the attribute (a file still open fails its active reference).
+        unsafe { bindings::class_remove_file_ns(self.class, self.attr.as_ptr(), ptr::null()) };
     }
 }
 
@@ -291,14 +277,18 @@ impl Drop for ClassFile {
 ///
 /// # Invariants
 ///
-/// `device_create(class, NULL, devt, NULL, ...)` succeeded and the device is not destroyed yet.
+/// `device_create(class, NULL, devt, NULL, ...)` succeeded, the device is not destroyed yet,
+/// and `class` is a live class until it is.
 struct DeviceNode {
     class: *const bindings::class,
     devt: bindings::dev_t,
 }
 
 impl DeviceNode {
-    fn create(class: &Class, devt: bindings::dev_t, name: &'static CStr) -> Result<Self> {
+    /// # Safety
+    ///
+    /// `class` must not be destroyed before the returned value is dropped.
+    unsafe fn create(class: &Class, devt: bindings::dev_t, name: &'static CStr) -> Result<Self> {
         // SAFETY: `class.ptr` is a live class (type invariant of `Class`); the format string
         // "%s" takes exactly one NUL-terminated string argument, `name` (the kernel copies it).
         from_err_ptr(unsafe {
@@ -311,7 +301,7 @@ impl DeviceNode {
                 name.as_char_ptr(),
             )
         })?;
-        // INVARIANT: created just above.
+        // INVARIANT: created just above; `class` stays live (function safety requirement).
         Ok(Self {
             class: class.ptr,
             devt,
@@ -321,94 +311,87 @@ impl DeviceNode {
 
 impl Drop for DeviceNode {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant, the device `devt` exists in `class`.
+        // SAFETY: by the type invariant, the device `devt` exists in `class`, which is live.
         unsafe { bindings::device_destroy(self.class, self.devt) };
     }
 }
 
-/// A registered [`ReadOnlyDevice`]: device number, class, counter files and device node.
+/// The registered device: device number, class, counter files and device node.
 ///
-/// Dropping it removes `/dev/<NAME>` and `/sys/class/<NAME>`. Fields drop in declaration order,
-/// the reverse of creation; a failing [`Registration::new`] drops what it created the same way.
-pub(crate) struct Registration<T: ReadOnlyDevice> {
+/// Dropping it removes `/dev/printerfact` and `/sys/class/printerfact`. Fields drop in
+/// declaration order, the reverse of creation; a failing [`Registration::new`] drops what it
+/// created the same way (locals drop in reverse order of declaration).
+pub(crate) struct Registration {
     _device: DeviceNode,
-    _files: KVec<ClassFile>,
+    _opens: ClassFile,
+    _facts: ClassFile,
     _class: Class,
     _chrdev: ChrdevRegion,
-    _tables: KBox<Tables>,
-    _device_type: PhantomData<T>,
 }
 
-impl<T: ReadOnlyDevice> Registration<T> {
-    /// Registers the device; `module` owns the open files.
-    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let tables = Tables::new::<T>(module)?;
-        // SAFETY: `tables` is dropped after `chrdev` (field order of `Registration`; on an early
-        // return, locals drop in reverse order of declaration).
-        let chrdev = unsafe { ChrdevRegion::register(T::NAME, &tables.fops) }?;
-        let class = Class::create(T::NAME)?;
-        let mut files = KVec::with_capacity(tables.attrs.len(), GFP_KERNEL)?;
-        for attr in tables.attrs.iter() {
-            // SAFETY: `tables` (never written, `Tables` invariant) and `class` both outlive
-            // `files`, as above.
-            files.push(unsafe { ClassFile::create(&class, &attr.raw) }?, GFP_KERNEL)?;
-        }
-        let device = DeviceNode::create(&class, chrdev.devt(), T::NAME)?;
+impl Registration {
+    /// Registers the device. Its files pin `THIS_MODULE` (see [`FOPS`]).
+    pub(crate) fn new() -> Result<Self> {
+        let chrdev = ChrdevRegion::register(NAME, &FOPS)?;
+        let class = Class::create(NAME)?;
+        // SAFETY: `class` is declared before the files and the device node, so it is dropped
+        // after them, both here on an early return and in `Registration` (field order).
+        let facts = unsafe { ClassFile::create(&class, &FACTS_ATTR) }?;
+        // SAFETY: as above.
+        let opens = unsafe { ClassFile::create(&class, &OPENS_ATTR) }?;
+        // SAFETY: as above.
+        let device = unsafe { DeviceNode::create(&class, chrdev.devt(), NAME) }?;
         Ok(Self {
             _device: device,
-            _files: files,
+            _opens: opens,
+            _facts: facts,
             _class: class,
             _chrdev: chrdev,
-            _tables: tables,
-            _device_type: PhantomData,
         })
     }
 }
 
-// SAFETY: `Registration` only holds pointers to data that is not written after creation, and
-// the C functions its `Drop` calls may run on any thread.
-unsafe impl<T: ReadOnlyDevice> Send for Registration<T> {}
+// SAFETY: `Registration` only holds pointers to kernel objects and statics that it does not
+// write, and the C functions its `Drop` calls may run on any thread.
+unsafe impl Send for Registration {}
 
 // SAFETY: `&Registration` gives access to nothing (all fields are private and unused).
-unsafe impl<T: ReadOnlyDevice> Sync for Registration<T> {}
+unsafe impl Sync for Registration {}
 
-/// `file_operations.open`: asks `T` for the file's state and keeps it in `private_data`.
+/// `file_operations.open`: asks [`crate::open`] for the file's fact, keeps it in `private_data`.
 ///
 /// # Safety
 ///
 /// Called by the VFS with a valid `file` that no other thread uses yet.
-unsafe extern "C" fn open<T: ReadOnlyDevice>(
-    _inode: *mut bindings::inode,
-    file: *mut bindings::file,
-) -> c_int {
+unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     from_result(|| {
         // SAFETY: `file` is valid (function safety requirement).
         let write = unsafe { (*file).f_mode } & FMODE_WRITE != 0;
-        let state = T::open(write)?;
+        let index = crate::open(write)?;
         // SAFETY: `file` is valid and not shared yet; `private_data` belongs to the driver. The
-        // state is stored as an integer, never dereferenced.
-        unsafe { (*file).private_data = state as *mut c_void };
+        // index is stored as an integer, never dereferenced.
+        unsafe { (*file).private_data = index as *mut c_void };
         Ok(0)
     })
 }
 
-/// `file_operations.read`: copies `T::contents` from `*ppos` to user space; 0 at the end.
+/// `file_operations.read`: copies [`crate::contents`] from `*ppos` to user space; 0 at the end.
 ///
 /// # Safety
 ///
 /// Called by the VFS with a valid `file` opened by [`open`], a user buffer `buf` of `count`
 /// bytes and a valid `ppos`.
-unsafe extern "C" fn read<T: ReadOnlyDevice>(
+unsafe extern "C" fn read(
     file: *mut bindings::file,
     buf: *mut c_char,
     count: usize,
     ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        // SAFETY: `file` is valid; `private_data` holds the state `open` stored and is not
+        // SAFETY: `file` is valid; `private_data` holds the index `open` stored and is not
         // written after open.
-        let state = unsafe { (*file).private_data } as usize;
-        let contents = T::contents(state)?;
+        let index = unsafe { (*file).private_data } as usize;
+        let contents = crate::contents(index)?;
         // SAFETY: `ppos` is valid; `buf` is a user pointer, which `simple_read_from_buffer`
         // checks (`copy_to_user`); `contents` is valid for `contents.len()` bytes.
         let ret = unsafe {
@@ -444,22 +427,42 @@ unsafe extern "C" fn devnode(
     ptr::null_mut()
 }
 
-/// `class_attribute.show` of a [`Counter`]: prints its value and a newline.
+/// Prints `value` and a newline into a sysfs buffer; returns the bytes written.
 ///
 /// # Safety
 ///
-/// Called by sysfs with `attr` pointing to the `raw` field of a live [`CounterAttribute`] and
-/// `buf` a page-sized buffer.
-unsafe extern "C" fn show_counter(
-    _class: *const bindings::class,
-    attr: *const bindings::class_attribute,
-    buf: *mut c_char,
-) -> isize {
-    // SAFETY: `attr` is the first field of a `#[repr(C)]` `CounterAttribute` in `Tables`, which
-    // outlives the sysfs files (function safety requirement, `Tables` invariant).
-    let counter = unsafe { &*attr.cast::<CounterAttribute>() };
-    let value: u64 = (counter.value)();
-    // SAFETY: `buf` is a sysfs page buffer; "%llu\n" takes exactly one `unsigned long long`.
+/// `buf` must be the page-sized buffer sysfs passes to a `show` callback.
+unsafe fn emit_counter(buf: *mut c_char, value: u64) -> isize {
+    // SAFETY: `buf` is a sysfs page buffer (function safety requirement), which `sysfs_emit`
+    // checks is page-aligned; "%llu\n" takes exactly one `unsigned long long`.
     let written = unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), value) };
     written as isize
+}
+
+/// `class_attribute.show` of [`FACTS_ATTR`].
+///
+/// # Safety
+///
+/// Called by sysfs (`class_attr_show`) with `buf` a page-sized buffer.
+unsafe extern "C" fn show_facts(
+    _class: *const bindings::class,
+    _attr: *const bindings::class_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: `buf` is a sysfs page buffer (function safety requirement).
+    unsafe { emit_counter(buf, crate::fact_count()) }
+}
+
+/// `class_attribute.show` of [`OPENS_ATTR`].
+///
+/// # Safety
+///
+/// Called by sysfs (`class_attr_show`) with `buf` a page-sized buffer.
+unsafe extern "C" fn show_opens(
+    _class: *const bindings::class,
+    _attr: *const bindings::class_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: `buf` is a sysfs page buffer (function safety requirement).
+    unsafe { emit_counter(buf, crate::open_count()) }
 }

@@ -17,7 +17,7 @@
 //!   (EAGAIN; kmod's `rmmod` says "Module printerfact is in use").
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{c_str, prelude::*};
+use kernel::prelude::*;
 
 mod chrdev;
 mod facts;
@@ -29,57 +29,45 @@ module! {
     license: "GPL",
 }
 
+// The device logic, in safe Rust; `chrdev` calls it from the C callbacks. A file's state is the
+// index of its fact in `facts::FACTS`.
+
 /// Successful opens since the module was loaded.
 static OPENS: AtomicU64 = AtomicU64::new(0);
 
-/// The device: a file's state is the index of its fact in [`facts::FACTS`].
-struct PrinterFact;
-
-impl PrinterFact {
-    fn fact_count() -> u64 {
-        facts::COUNT as u64
+/// Opens a file (`write`: opened for writing) and returns the index of its fact.
+fn open(write: bool) -> Result<usize> {
+    if write {
+        return Err(EPERM);
     }
-
-    fn open_count() -> u64 {
-        OPENS.load(Ordering::Relaxed)
-    }
+    let index = chrdev::random_below(facts::COUNT.try_into()?)?;
+    OPENS.fetch_add(1, Ordering::Relaxed);
+    Ok(index.try_into()?)
 }
 
-impl chrdev::ReadOnlyDevice for PrinterFact {
-    const NAME: &'static CStr = c_str!("printerfact");
+/// The bytes a file whose fact is `index` reads, from offset 0 to the end of file.
+fn contents(index: usize) -> Result<&'static [u8]> {
+    facts::FACTS.get(index).copied().ok_or(EINVAL)
+}
 
-    const COUNTERS: &'static [chrdev::Counter] = &[
-        chrdev::Counter {
-            name: c_str!("facts"),
-            value: Self::fact_count,
-        },
-        chrdev::Counter {
-            name: c_str!("opens"),
-            value: Self::open_count,
-        },
-    ];
+/// `/sys/class/printerfact/facts`.
+fn fact_count() -> u64 {
+    facts::COUNT as u64
+}
 
-    fn open(write: bool) -> Result<usize> {
-        if write {
-            return Err(EPERM);
-        }
-        let index = chrdev::random_below(facts::COUNT.try_into()?)?;
-        OPENS.fetch_add(1, Ordering::Relaxed);
-        Ok(index.try_into()?)
-    }
-
-    fn contents(state: usize) -> Result<&'static [u8]> {
-        facts::FACTS.get(state).copied().ok_or(EINVAL)
-    }
+/// `/sys/class/printerfact/opens`.
+fn open_count() -> u64 {
+    OPENS.load(Ordering::Relaxed)
 }
 
 struct PrinterFactModule {
-    _registration: chrdev::Registration<PrinterFact>,
+    _registration: chrdev::Registration,
 }
 
 impl kernel::Module for PrinterFactModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        let registration = chrdev::Registration::new(module)?;
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // The file operations' owner is `THIS_MODULE`, the same module (see `chrdev::FOPS`).
+        let registration = chrdev::Registration::new()?;
         pr_info!("loaded {} facts\n", facts::COUNT);
         Ok(Self {
             _registration: registration,

@@ -1,6 +1,6 @@
 # nixpkgs' stable rustc with nightly features unlocked, without rebuilding it: the wrappers set
 # RUSTC_BOOTSTRAP=1, which is what the kernel's Makefile does for its own rustc calls.  For
-# work on the module outside kbuild (`nix-shell -A devShell`: rustc -Z ..., rustdoc on the
+# work on the module outside kbuild (`nix-shell`, shell.nix: rustc -Z ..., rustdoc on the
 # kernel crate).
 { runCommand
 , makeWrapper

@@ -1,4 +1,4 @@
-# Loader for nix/sources.json, which niv maintains (`niv update linux -v 6.12.70`,
+# Loader for nix/sources.json, which niv maintains (`niv update linux -v 6.12.N`,
 # `niv update nixpkgs -r <rev>`).  It behaves like the sources.nix that `niv init` generates:
 #
 #   import ./nix/sources.nix                  -> { nixpkgs = spec // { outPath }; linux = ...; }

@@ -1,9 +1,11 @@
-"""nixpkgs' test-driver API (the stubs), our driver, stubs/unsupported.py and the table in
-docs/api-conformance.md say the same thing, name by name (no VM: a driver that boots nothing)."""
+"""nixpkgs' test-driver API (each channel's stubs), our driver, `printerfact.test_driver` and
+the tables in docs/api-conformance.md say the same thing, name by name (no VM: a driver that
+boots nothing)."""
 
 from __future__ import annotations
 
-import ast
+import importlib
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -12,28 +14,62 @@ import pytest
 
 from printerfact import nodes
 from printerfact.build.paths import REPO_ROOT
+from printerfact.driver.script_imports import modules as runtime_modules
+from printerfact.driver.unavailable import UnavailableClass, unavailable_names
 from printerfact.nodes import NodeSpec
-from printerfact.stubs import DRIVER_SYMBOLS, NIXPKGS_STUBS_DIR, unsupported
+from printerfact.stubs import CHANNELS, NIXOS_25_05, NIXOS_26_05, Channel, model
 from printerfact.stubs.api import driver_symbols
 
 DOC = REPO_ROOT / "docs" / "api-conformance.md"
-STUB_CLASSES = {"Machine": "machine.pyi", "Driver": "driver.pyi", "VLan": "vlan.pyi"}
-SECTIONS = {"Machine": "Machine", "Driver": "Driver", "VLan": "VLan", "symbols": "Symbols"}
-_ROW = re.compile(r"^\| `([\w<>, `]+)` \| (implemented|rejected) \|")
+_STATUS = "implemented|feature absent|unavailable"
+_ROW = re.compile(rf"^\| `([^`]+)` \| (both|25\.05|26\.05) \| ({_STATUS}) \|(.*)\|$")
+# Per channel: the stub classes each of our objects stands for, as (module, class).
+CLASSES: dict[str, dict[Channel, list[tuple[str, str]]]] = {
+    "Machine": {
+        NIXOS_25_05: [("test_driver.machine", "Machine")],
+        NIXOS_26_05: [("test_driver.machine", c) for c in ("BaseMachine", "QemuMachine")],
+    },
+    "Driver": {c: [("test_driver.driver", "Driver")] for c in CHANNELS},
+    "VLan": {c: [("test_driver.vlan", "VLan")] for c in CHANNELS},
+}  # fmt: skip
 
 
-def stub_names(cls: str) -> list[str]:
-    """Public attributes and methods of a class in nixpkgs' stubs."""
-    tree = ast.parse((NIXPKGS_STUBS_DIR / "test_driver" / STUB_CLASSES[cls]).read_text())
-    body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls).body
-    names = [n.target.id for n in body if isinstance(n, ast.AnnAssign)]  # type: ignore[union-attr]
-    names += [n.name for n in body if isinstance(n, ast.FunctionDef)]
-    return [n for n in names if not n.startswith("_")]
+def channels_of(names: dict[Channel, set[str]]) -> dict[str, str]:
+    """name -> the docs' channels column: "both", or the one channel that has it."""
+    found: dict[str, str] = {}
+    for channel, have in names.items():
+        for name in have:
+            short = channel.name.removeprefix("nixos-")
+            found[name] = "both" if name in found else short
+    return found
 
 
-def doc_table(section: str) -> dict[str, str]:
-    """name -> implemented/rejected, from the table under `## <section>...`."""
-    rows: dict[str, str] = {}
+def stub_members(cls: str) -> dict[str, str]:
+    return channels_of(
+        {
+            c: {m for module, k in where for m in model.class_members(c, module, k)}
+            for c, where in CLASSES[cls].items()
+        }
+    )
+
+
+def stub_module_names(nixpkgs_reexports: bool) -> dict[str, str]:
+    """`module.name` -> channels, for every public module-level name of every channel."""
+    return channels_of(
+        {
+            c: {
+                f"{m}.{n}"
+                for m in model.modules(c)
+                for n in model.public_names(c, m, nixpkgs_reexports=nixpkgs_reexports)
+            }
+            for c in CHANNELS
+        }
+    )
+
+
+def doc_table(section: str) -> dict[str, tuple[str, str, str]]:
+    """name -> (channels, status, notes), from the table under `## <section>...`."""
+    rows: dict[str, tuple[str, str, str]] = {}
     current = None
     for line in DOC.read_text().splitlines():
         if line.startswith("## "):
@@ -41,7 +77,7 @@ def doc_table(section: str) -> dict[str, str]:
         elif current is not None and current.startswith(section):
             m = _ROW.match(line)
             if m:
-                rows[m[1]] = m[2]
+                rows[m[1]] = (m[2], m[3], m[4].strip())
     return rows
 
 
@@ -61,35 +97,99 @@ def ours(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("cls", list(STUB_CLASSES))
-def test_every_nixpkgs_name_is_implemented_or_rejected_with_a_reason(
+def has(obj: object, name: str) -> bool:
+    """Whether `obj` has `name` at all (an unavailable attribute counts; nothing is read)."""
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("cls", list(CLASSES))
+def test_every_name_of_either_channel_is_on_our_class(cls: str, ours: dict[str, Any]) -> None:
+    obj = ours[cls]
+    missing = [name for name in stub_members(cls) if not has(obj, name)]
+    assert missing == [], f"our {type(obj).__name__} lacks {missing}"
+    # Nothing is declared unavailable that nixpkgs lacks.
+    assert set(unavailable_names(type(obj))) <= set(stub_members(cls))
+
+
+def test_every_symbol_of_either_channel_is_provided(ours: dict[str, Any]) -> None:
+    for channel in CHANNELS:
+        missing = set(channel.driver_symbols) - set(ours["symbols"])
+        assert missing == set(), f"{channel.name}: {sorted(missing)}"
+    for name in ("Machine", "BaseMachine", "QemuMachine"):
+        assert ours["symbols"][name] is type(ours["Machine"])
+    assert ours["symbols"]["machines_nspawn"] == []
+    assert ours["symbols"]["machines_qemu"] == ours["symbols"]["machines"]
+
+
+def test_the_runtime_test_driver_has_each_channels_modules_and_names() -> None:
+    runtime = runtime_modules()
+    expected = {m for c in CHANNELS for m in model.modules(c)}
+    assert set(runtime) == expected, "printerfact.test_driver: modules nixpkgs lacks, or missing"
+    for dotted in stub_module_names(nixpkgs_reexports=True):
+        module, _, name = dotted.rpartition(".")
+        assert hasattr(runtime[module], name), dotted
+
+
+@pytest.mark.parametrize("cls", list(CLASSES))
+def test_the_docs_table_lists_every_name_with_its_channels_and_status(
     cls: str, ours: dict[str, Any]
 ) -> None:
-    rejected = unsupported.BY_CLASS[cls]
-    for name in stub_names(cls):
-        assert hasattr(ours[cls], name) != (name in rejected), f"{cls}.{name}"
-    assert set(rejected) <= set(stub_names(cls)), "unsupported.py names what nixpkgs lacks"
+    table = doc_table(cls)
+    expected = stub_members(cls)
+    assert {n: t[0] for n, t in table.items()} == expected, f"docs, ## {cls}: names/channels"
+    reasons = unavailable_names(type(ours[cls]))
+    for name, (_, status, notes) in table.items():
+        assert (status == "unavailable") == (name in reasons), f"{cls}.{name}"
+        if name in reasons:
+            assert reasons[name] in notes, f"{cls}.{name}: the docs quote the reason"
 
 
-def test_every_driver_symbol_is_provided_or_rejected(ours: dict[str, Any]) -> None:
-    for name in DRIVER_SYMBOLS:
-        assert (name in ours["symbols"]) != (name in unsupported.SYMBOLS), name
+def test_the_docs_table_lists_every_symbol(ours: dict[str, Any]) -> None:
+    table = doc_table("Symbols")
+    assert table.pop("<node>")[1] == "implemented"
+    assert {n: t[0] for n, t in table.items()} == channels_of(
+        {c: set(c.driver_symbols) for c in CHANNELS}
+    )
+    driver_reasons = unavailable_names(type(ours["Driver"]))
+    for name, (_, status, notes) in table.items():
+        value = ours["symbols"][name]
+        reason = driver_reasons.get(getattr(value, "__name__", ""), None)
+        assert (status == "unavailable") == (reason is not None), name
+        assert reason is None or reason in notes, name
 
 
-@pytest.mark.parametrize("cls", list(STUB_CLASSES))
-def test_the_docs_table_lists_every_name_with_its_status(cls: str) -> None:
-    table = doc_table(SECTIONS[cls])
-    assert sorted(table) == sorted(stub_names(cls)), f"docs/api-conformance.md, ## {cls}"
-    for name, status in table.items():
-        assert (status == "rejected") == (name in unsupported.BY_CLASS[cls]), f"{cls}.{name}"
+def test_the_docs_table_lists_every_module_name() -> None:
+    table = doc_table("Modules")
+    assert {n: t[0] for n, t in table.items()} == stub_module_names(nixpkgs_reexports=False)
+    runtime = runtime_modules()
+    for dotted, (_, status, notes) in table.items():
+        module, _, name = dotted.rpartition(".")
+        value = runtime[module].__dict__[name]
+        stand_in = inspect.isclass(value) and issubclass(value, UnavailableClass)
+        assert (status == "unavailable") == stand_in, dotted
+        assert not stand_in or value.reason in notes, dotted
 
 
-def test_the_docs_table_lists_every_driver_symbol() -> None:
-    table = doc_table(SECTIONS["symbols"])
-    table.pop("<node>`, `machine", None)
-    assert set(table) == set(DRIVER_SYMBOLS)
-    for name, status in table.items():
-        assert (status == "rejected") == (name in unsupported.SYMBOLS), name
+def test_modules_are_importable_only_while_a_script_runs(tmp_path: Path) -> None:
+    from printerfact.driver.script_imports import nixpkgs_modules
+
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("test_driver.machine")
+    with nixpkgs_modules(), nixpkgs_modules():  # nested: the REPL's test_script()
+        from test_driver.errors import RequestedAssertionFailed  # type: ignore[import-not-found]
+        from test_driver.machine import Machine  # type: ignore[import-not-found]
+
+        from printerfact.driver import errors, machine
+
+        assert Machine is machine.Machine
+        assert RequestedAssertionFailed is errors.RequestedAssertionFailed
+        assert importlib.import_module("test_driver.machine.qmp").QMPSession
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("test_driver")
 
 
 def test_machines_are_sorted_by_name(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ These use the cached kernel (the first run of the suite builds it, ~8-10 min on 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,34 @@ def test_config_has_every_fragment_option(name: str) -> None:
     assert config["CONFIG_RUST"] == "y"
     # The flavours really differ: the sanitizers are on in debug only.
     assert config.get("CONFIG_KASAN", "n") == ("y" if name == "debug" else "n")
+
+
+# docs/nix-api.md, "What the debug kernel has, on each path": | `OPTION` | Nix | portable | ...
+_CLAIM_ROW = re.compile(r"^\| `([A-Z0-9_]+)` \| ([^ |]+) \| ([^ |]+) \|", re.M)
+
+
+def debug_claims_portable(doc: str) -> dict[str, str]:
+    """option -> the value the docs claim for the portable debug kernel ("n" = not set)."""
+    _, found, rest = doc.partition("### What the debug kernel has, on each path")
+    section = rest.split("\n#", 1)[0] if found else ""
+    return {m[1]: m[3] for m in _CLAIM_ROW.finditer(section)}
+
+
+def claims_unmet(claims: dict[str, str], dot_config: str) -> dict[str, tuple[str, str]]:
+    """Claimed options whose value in the .config differs: name -> (claimed, got)."""
+    config = parse_config(dot_config)
+    got = {name: config.get(f"CONFIG_{name}", "n").strip('"') for name in claims}
+    return {name: (want, got[name]) for name, want in claims.items() if got[name] != want}
+
+
+def test_debug_kernel_claims_hold_on_the_portable_path() -> None:
+    """The docs' table of the debug kernel (the lockup detectors, DEBUG_VM and DEBUG_LOCKDEP off,
+    lockdep's raised tables, ...) is true of the built portable debug kernel, and names every
+    option of kernel/debug.config."""
+    claims = debug_claims_portable((paths.REPO_ROOT / "docs" / "nix-api.md").read_text())
+    assert set(parse_config(paths.DEBUG_FRAGMENT.read_text())) <= {f"CONFIG_{n}" for n in claims}
+    dot_config = (ensure_artifacts("debug").kbuild_dir / ".config").read_text()
+    assert claims_unmet(claims, dot_config) == {}
 
 
 def test_flavours_are_separate_cache_entries() -> None:

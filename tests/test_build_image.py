@@ -7,12 +7,17 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from printerfact.build import image
+from printerfact.build import basefs, image, packages
 from printerfact.build.cpio import CpioWriter
 from printerfact.nodes import load_tests
+
+if TYPE_CHECKING:
+    from printerfact.build.artifacts import Artifacts
 
 
 def _unpack(archive: bytes, dest: Path) -> None:
@@ -50,7 +55,15 @@ def test_node_archive_carries_the_node_settings(tmp_path: Path) -> None:
     assert "PF_ADDRESSES=eth1=192.168.1.2/24\n" in env
     assert "PF_MODULE_AT_BOOT=1\n" in env
     hosts = (root / "etc/hosts").read_text().splitlines()
-    assert "192.168.1.1 client" in hosts and "192.168.1.2 server" in hosts
+    # NixOS's lines first (networking.nix): localhost on both families, the host name on
+    # 127.0.0.2; then every node on its first VLAN (the test network's extraHosts).
+    assert hosts == [
+        "127.0.0.1 localhost",
+        "::1 localhost",
+        "127.0.0.2 server",
+        "192.168.1.1 client",
+        "192.168.1.2 server",
+    ]
     assert (root / "etc/printerfact/services/factd").read_text().startswith("exec busybox nc")
 
 
@@ -68,15 +81,19 @@ def test_accounts_are_the_ones_nixos_creates(tmp_path: Path) -> None:
     assert [(g[0], g[2]) for g in group] == [("root", "0"), ("users", "100"), ("nogroup", "65534")]
 
 
-def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> None:
+def _base_image(tmp_path: Path) -> Path:
+    """The base image (with a stand-in module) unpacked; its root."""
     ko = tmp_path / "printerfact.ko"
     ko.write_bytes(b"\x7fELF-not-really")
     dest = tmp_path / "initrd.cpio"
-    bash = image.find_bash()
-    image.write_base_image(dest, image.find_busybox(), bash, ko, "6.12.0")
+    image.write_base_image(dest, image.find_busybox(), image.find_bash(), ko, "6.12.0")
     _unpack(dest.read_bytes(), tmp_path / "root")
-    root = tmp_path / "root"
-    assert (root / "bin/bash").read_bytes() == bash.read_bytes()
+    return tmp_path / "root"
+
+
+def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> None:
+    root = _base_image(tmp_path)
+    assert (root / "bin/bash").read_bytes() == image.find_bash().read_bytes()
     assert os.readlink(root / "bin/sh") == "bash"  # as on NixOS
     assert os.readlink(root / "usr/bin/systemctl") == "/usr/lib/printerfact/systemctl"
     assert os.readlink(root / "usr/bin/journalctl") == "/usr/lib/printerfact/journalctl"
@@ -84,6 +101,52 @@ def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> N
     inittab = (root / "etc/inittab").read_text()
     assert "ttyS0" not in inittab  # no root shell on the serial console, as on NixOS
     assert "::ctrlaltdel:/sbin/reboot" in inittab
+
+
+def test_base_image_has_nixos_base_file_system(tmp_path: Path) -> None:
+    root = _base_image(tmp_path)
+
+    def mode(path: str) -> int:
+        return stat.S_IMODE((root / path).lstat().st_mode)
+
+    # tmp.conf, the activation's /var/empty, systemd.conf's private directories.
+    assert (mode("tmp"), mode("var/tmp"), mode("var/empty"), mode("root")) == (
+        0o1777,
+        0o1777,
+        0o555,
+        0o700,
+    )
+    for d in ("var/lib", "var/log", "var/cache", "var/spool", "var/db", "var/lib/systemd"):
+        assert mode(d) == 0o755, d
+    for d in ("var/lib/private", "var/log/private", "var/cache/private"):
+        assert mode(d) == 0o700, d
+    assert mode("tmp/.X11-unix") == 0o1777
+    # stage-2-init.sh's links; /etc/mtab as NixOS's environment.etc.mtab.
+    links = {p: os.readlink(root / p) for p in ("var/run", "var/lock", "etc/mtab")}
+    assert links == {"var/run": "/run", "var/lock": "/run/lock", "etc/mtab": "/proc/mounts"}
+    # The mount points the node's disk lends (guest/fstab.persist) are there, and on the disk.
+    persist = (image.paths.GUEST_DIR / "fstab.persist").read_text().splitlines()
+    lent = [line.split()[1].strip("/") for line in persist if line.startswith("/")]
+    assert lent and all(d in basefs.DIRS and (root / d).is_dir() for d in lent)
+
+
+def test_every_node_has_lsattr_and_chattr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on NixOS, where e2fsprogs comes with the ext4 root: only these two programs (and
+    # their libraries) of Debian's package, not mke2fs and the rest.
+    monkeypatch.setenv("PRINTERFACT_CACHE", str(tmp_path / "cache"))
+    base = tmp_path / "base.cpio"
+    with base.open("wb") as f:
+        CpioWriter(f).close()
+    test = load_tests()["lifecycle"]  # a node that asks for no packages
+    artifacts = cast("Artifacts", SimpleNamespace(initrd=base))
+    initrd = image.node_initrd(artifacts, test, test.nodes[0], tmp_path).read_bytes()
+    segment = packages.ensure_segment("e2fsprogs").read_bytes()
+    assert segment in initrd  # GNU cpio unpacks only the first of concatenated archives
+    _unpack(segment, tmp_path / "root")
+    root = tmp_path / "root"
+    assert (root / "usr/bin/lsattr").is_file() and (root / "usr/bin/chattr").is_file()
+    assert (root / "lib64/ld-linux-x86-64.so.2").is_file()
+    assert not list(root.glob("*/mke2fs")) and not list(root.glob("*/e2fsck"))
 
 
 def test_a_missing_bash_static_names_its_package(

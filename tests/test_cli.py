@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from printerfact import cli, repl, runner
+from printerfact.nodes import load_tests
 from printerfact.runner import Outcome
 
 
@@ -27,7 +28,7 @@ def test_run_defaults() -> None:
     args = cli.build_parser().parse_args(["run"])
     assert args.tests == []
     assert args.output_directory == Path("out")
-    assert args.global_timeout == 3600
+    assert args.global_timeout is None  # runner.global_timeout decides per test
     assert args.junit_xml is None
     assert not (args.interactive or args.keep_vm_state or args.dry_run or args.skip_checks)
 
@@ -46,7 +47,6 @@ def test_environment_gives_defaults_and_flags_win(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PRINTERFACT_JUNIT_XML", "/env/junit.xml")
     args = cli.build_parser().parse_args(["run"])
     assert args.output_directory == Path("/from-env")
-    assert args.global_timeout == 42  # converted by `type`, like a flag
     assert args.junit_xml == Path("/env/junit.xml")
     assert cli.build_parser().parse_args(["run", "-o", "x"]).output_directory == Path("x")
 
@@ -88,6 +88,17 @@ def test_check_fails_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert 'has no attribute "succed"' in captured.err
     assert "good.py" not in captured.err
     assert "static checks failed: 2 testscript(s), 1 finding(s)" in captured.out
+
+
+def test_check_honours_skip_lint_and_warns_as_nixpkgs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tests.toml").write_text(
+        "[tests.lax]\nskipLint = true\n[tests.lax.nodes.machine]\n"
+    )
+    (tmp_path / "lax.py").write_text("import os.path as unused\n")  # only pyflakes minds
+    assert cli.main(["--tests-file", str(tmp_path / "tests.toml"), "check"]) == 0
+    assert "warning: lax: Linting is disabled" in capsys.readouterr().err
 
 
 def test_check_selects_tests(tmp_path: Path) -> None:
@@ -210,6 +221,16 @@ def test_repl_on_a_pipe_runs_code_with_the_symbols(
     assert "Symbols: answer" in captured.err  # the banner
 
 
+def test_repl_imports_nixpkgs_modules_only_while_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = "from test_driver.machine import Machine\nprint(Machine.__module__)\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(code))
+    repl.embed({}, tmp_path / "history")
+    assert "printerfact.driver.machine" in capsys.readouterr().out
+    assert "test_driver" not in sys.modules
+
+
 def test_summary_table_lists_each_test() -> None:
     table = runner.summary_table(
         [Outcome("printerfact", "passed", 12.34), Outcome("network", "failed", 3.0, "boom")]
@@ -254,3 +275,17 @@ def test_run_printerfact_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out.splitlines()[-1].split()[:2] == ["printerfact", "passed"]
     assert ET.parse(junit).getroot().find("testsuite/testcase") is not None
     assert (tmp_path / "printerfact" / "machine.console.log").is_file()
+
+
+def test_global_timeout_flag_then_the_tests_own_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b.py").write_text("")
+    (tmp_path / "tests.toml").write_text("[tests.a]\nglobalTimeout = 5\n[tests.b]\n")
+    tests = load_tests(tmp_path / "tests.toml")
+    monkeypatch.delenv("PRINTERFACT_GLOBAL_TIMEOUT", raising=False)
+    assert [runner.global_timeout(t) for t in tests.values()] == [5, 3600]
+    monkeypatch.setenv("PRINTERFACT_GLOBAL_TIMEOUT", "42")
+    assert [runner.global_timeout(t) for t in tests.values()] == [5, 42]
+    assert [runner.global_timeout(t, 9) for t in tests.values()] == [9, 9]

@@ -33,6 +33,36 @@ def test_a_new_disk_is_a_sparse_ext4_image_labelled_like_nixos(tmp_path: Path) -
         assert subprocess.run([fsck, "-fn", str(img)], capture_output=True).returncode == 0
 
 
+def _debugfs(img: Path, request: str) -> str:
+    debugfs = shutil.which("debugfs", path="/usr/sbin:/sbin")
+    assert debugfs
+    return subprocess.run([debugfs, "-R", request, str(img)], capture_output=True, text=True).stdout
+
+
+def _listing(img: Path, directory: str) -> dict[str, tuple[str, str, str]]:
+    """name -> (mode in octal with the type, uid, gid), from debugfs's `ls -l`."""
+    rows = (line.split() for line in _debugfs(img, f"ls -l {directory}").splitlines())
+    return {f[-1]: (f[1], f[3], f[4]) for f in rows if f}
+
+
+def test_a_new_disk_holds_nixos_base_file_system(tmp_path: Path) -> None:
+    img = tmp_path / "node.img"
+    disk.ensure_disk(img, size_mb=64)
+    var = _listing(img, "var")
+    assert var["tmp"] == ("41777", "0", "0") and var["empty"] == ("40555", "0", "0")
+    assert var["lib"] == var["log"] == var["cache"] == ("40755", "0", "0")
+    assert var["run"][0] == var["lock"][0] == "120777"
+    assert 'Fast link dest: "/run/lock"' in _debugfs(img, "stat var/lock")
+    # Immutable (+i) and still an extent-mapped directory, as lsattr shows it on NixOS.
+    assert "Flags: 0x80010" in _debugfs(img, "stat var/empty")
+    root = _listing(img, "/")
+    assert (root["root"], root["tmp"], root["etc"]) == (
+        ("40700", "0", "0"),
+        ("41777", "0", "0"),
+        ("40755", "0", "0"),
+    )
+
+
 def test_a_kept_disk_is_reused_untouched(tmp_path: Path) -> None:
     img = tmp_path / "node.img"
     disk.ensure_disk(img, size_mb=64)

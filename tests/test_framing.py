@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from printerfact.driver.framing import (
+    HELD_OPEN,
+    INLINE_MAX,
+    TIMED_OUT,
     ChannelError,
+    ChannelStalled,
     ChannelTimeout,
     CommandChannel,
     Reply,
@@ -48,6 +52,8 @@ def _spawn(shell: list[str], tmp: Path, use_pty: bool) -> Agent:
         "PF_AGENT_PROFILE": "",
         "PF_AGENT_CWD": str(tmp),
         "PF_AGENT_KILL_AFTER": "1",
+        "PF_AGENT_CHANNEL": "-",  # the protocol on stdin/stdout, as one pipe or tty
+        "PF_AGENT_KEEPALIVE": "0.2",
     }
     if use_pty:
         # As on hvc0 under busybox init: the tty is the agent's controlling terminal.
@@ -190,11 +196,56 @@ def test_host_timeout_raises_and_stale_reply_is_discarded(agent: Agent) -> None:
     assert r.stdout == b"fresh\n"
 
 
-def test_background_children_do_not_hold_the_channel(agent: Agent) -> None:
+def test_background_children_that_close_stdout_do_not_hold_the_reply(agent: Agent) -> None:
     t0 = time.monotonic()
-    r = agent.chan.run("sleep 100 & echo started", timeout=10)
+    r = agent.chan.run("sleep 100 >/dev/null & echo started", timeout=10)
     assert r.stdout == b"started\n"
     assert time.monotonic() - t0 < 5
+
+
+def test_the_reply_waits_for_stdout_to_close(agent: Agent) -> None:
+    # nixpkgs reads `bash -c CMD | base64` to its end: a child that keeps stdout open is
+    # waited for, and its output is part of the reply.
+    t0 = time.monotonic()
+    r = agent.chan.run("(echo ONE; sleep 1.5; echo TWO) &", timeout=None, host_timeout=20)
+    assert (r.status, r.stdout, r.timed_out) == (0, b"ONE\nTWO\n", 0)
+    assert 1.4 <= time.monotonic() - t0 < 5
+
+
+def test_output_held_open_past_the_timeout_ends_the_reply_with_124(agent: Agent) -> None:
+    # nixpkgs would wait for good; here the timeout bounds the whole reply.
+    t0 = time.monotonic()
+    r = agent.chan.run("(echo ONE; sleep 1000; echo TWO) &", timeout=1)
+    assert (r.status, r.stdout, r.timed_out) == (124, b"ONE\n", HELD_OPEN)
+    assert time.monotonic() - t0 < 4
+    assert agent.chan.run("echo next", timeout=10).stdout == b"next\n"
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping, not gone and not a zombie waiting for its (new) parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_writer_outside_the_group_cannot_hold_the_reply_or_reach_a_later_one(
+    agent: Agent, tmp_path: Path
+) -> None:
+    # setsid: the group kill misses it; the agent closes the pipe, the writer's next write
+    # fails, and nothing of it shows up in the next reply.
+    r = agent.chan.run(
+        f"setsid bash -c 'echo $$ > {tmp_path}/w; echo EARLY; sleep 4; echo LATE' &", timeout=1
+    )
+    # The encoder had to be killed: what it held unencoded (here all of it) is lost.
+    assert (r.status, r.timed_out) == (124, HELD_OPEN)
+    assert b"EARLY\n".startswith(r.stdout)
+    # 1 s timeout + 1 s grace + 1 s after SIGKILL (PF_AGENT_KILL_AFTER=1): ended at ~3 s.
+    second = agent.chan.run("sleep 2; echo ok", timeout=10)
+    assert second.stdout == b"ok\n"
+    pid = int((tmp_path / "w").read_text())
+    assert not _alive(pid)  # it died of the closed pipe (SIGPIPE)
 
 
 def test_stdin_is_the_console_as_under_nixpkgs(agent: Agent) -> None:
@@ -250,22 +301,40 @@ def test_over_a_tty_like_hvc0(shell: list[str], tmp_path: Path) -> None:
 
 
 def test_decode_reply_ignores_stale_replies_and_waits_for_the_end() -> None:
-    stale = b"PFR 1 0 0\naGk=\nPFE 1\n"
+    stale = b"PFO 1\naGk=\n\nPFR 1 0 0\n"
     assert decode_reply(2, stale) is None
-    partial = stale + b"PFR 2 124 1\nb2s=\n"
+    partial = stale + b"PFO 2\nb2s=\n"
     assert decode_reply(2, partial) is None
-    full = partial + b"PFE 2\n"
+    assert decode_reply(2, partial + b"\nPFR 2 124") is None  # the end frame's line is cut
+    full = partial + b"\nPFR 2 124 1\n"
     found = decode_reply(2, full)
     assert found is not None
-    assert found[0] == Reply(124, b"ok", True)
+    assert found[0] == Reply(124, b"ok", TIMED_OUT)
     assert found[1] == len(full)
+    # An empty body, and one whose encoder was killed mid-quantum.
+    empty = b"PFO 3\n\nPFR 3 0 0\n"
+    assert decode_reply(3, empty) == (Reply(0, b""), len(empty))
+    cut = decode_reply(4, b"PFO 4\nb2s=b2\nPFR 4 124 2\n")
+    assert cut is not None and cut[0] == Reply(124, b"ok", HELD_OPEN)
 
 
 def test_encode_request_is_one_line() -> None:
     req = encode_request(9, "echo a\necho b\n", 30)
     assert req.count(b"\n") == 1 and req.startswith(b"PFQ 9 30 ")
+    long = "echo " + "x" * INLINE_MAX
+    assert encode_request(3, long, 5) == f"PFB 3 5 {len(long)}\n{long}".encode()
     with pytest.raises(ValueError, match="NUL"):
         encode_request(1, "echo \0", 30)
+
+
+@pytest.mark.parametrize("pad", [INLINE_MAX - 200, INLINE_MAX + 1, 3 * INLINE_MAX])
+def test_long_commands_in_bulk_and_the_next_request_after_them(agent: Agent, pad: int) -> None:
+    # Either side of INLINE_MAX: escapes, newlines and multibyte text arrive unchanged, and the
+    # request after a bulk one is read from the right place.
+    text = "a\\nb\tc é\n" * (pad // 10)
+    r = agent.chan.run(f"cat <<'EOF'\n{text}\nEOF", timeout=10)
+    assert r.stdout == f"{text}\n".encode()
+    assert agent.chan.run("echo next", timeout=10).stdout == b"next\n"
 
 
 def test_backslashes_escapes_and_odd_bytes_reach_the_shell_unchanged(agent: Agent) -> None:
@@ -282,20 +351,13 @@ def test_timeout_field(timeout: float | None, field: str) -> None:
     assert format_timeout(timeout) == field
 
 
-def test_output_of_a_leftover_child_does_not_leak_into_a_later_reply(agent: Agent) -> None:
-    # The background writer inherits the first command's stdout and writes after its reply.
-    first = agent.chan.run("(sleep 0.3; echo LATE-LATE-LATE-LATE-LATE) &", timeout=10)
-    assert first.stdout == b""
-    second = agent.chan.run("sleep 1; echo ok", timeout=10)
+def test_output_of_a_leftover_child_is_its_own_commands(agent: Agent) -> None:
+    # The background writer inherits the first command's stdout: the first reply waits for it,
+    # the second has only its own output.
+    first = agent.chan.run("(sleep 0.3; echo LATE) &", timeout=10)
+    assert first.stdout == b"LATE\n"
+    second = agent.chan.run("echo ok", timeout=10)
     assert second.stdout == b"ok\n"
-    time.sleep(0.5)  # the writer is done by now
-    assert agent.chan.run("true", timeout=10).stdout == b""
-    # Output files are removed in batches, every 64 requests: they do not pile up.
-    for _ in range(64):
-        agent.chan.run("true", timeout=10)
-    files = agent.chan.run("ls $PF_AGENT_TMPDIR | grep pf-agent", timeout=10).stdout.split()
-    assert 2 <= len(files) < 64
-    assert not any(f.endswith(b".1.out") for f in files)
 
 
 def _send_to_a_guest_that_does_not_read(a: Agent, **kw: Any) -> BaseException | None:
@@ -340,3 +402,29 @@ def test_large_request_to_a_guest_that_stopped_reading_times_out(tmp_path: Path)
     finally:
         os.killpg(a.proc.pid, signal.SIGKILL)
         a.proc.wait()
+
+
+def test_keepalives_keep_the_watchdog_quiet_and_stay_out_of_the_output(agent: Agent) -> None:
+    # A long quiet command, and one whose output the keepalives must not corrupt.
+    agent.chan.stall_after = 1.0
+    r = agent.chan.run("sleep 2.5; echo done", timeout=10)
+    assert r.stdout == b"done\n"
+    r = agent.chan.run("for i in 1 2 3; do head -c 100000 /dev/zero; sleep 0.5; done", timeout=20)
+    assert r.stdout == bytes(300000)
+
+
+def test_the_watchdog_fails_a_command_whose_channel_goes_quiet(agent: Agent) -> None:
+    # The agent (its whole session) stopped: no keepalive, no reply.  The watchdog fires after
+    # stall_after, long before the command's timeout.
+    agent.chan.stall_after = 1.0
+    agent.chan.send("true", 10)  # warm: the agent is reading
+    t0 = time.monotonic()
+    threading.Timer(0.3, os.killpg, (agent.proc.pid, signal.SIGSTOP)).start()
+    try:
+        with pytest.raises(ChannelStalled, match="keepalive"):
+            agent.chan.run("sleep 60", timeout=120)
+        assert 1.0 <= time.monotonic() - t0 < 5
+        with pytest.raises(ChannelError, match="stalled"):  # and it stays unusable
+            agent.chan.run("true", timeout=10)
+    finally:
+        os.killpg(agent.proc.pid, signal.SIGCONT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from printerfact.nodes import KERNEL_LOG_GUARD
 def guard_functions() -> dict[str, Any]:
     """The guard's namespace after running it with no machines (it then checks nothing)."""
     namespace: dict[str, Any] = {
-        "machines": [],
+        "driver": types.SimpleNamespace(machines=[]),
         "subtest": lambda name: contextlib.nullcontext(),
         "t": None,
     }

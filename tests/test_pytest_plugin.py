@@ -81,6 +81,18 @@ def test_static_check_failure_fails_the_item_before_any_build(
     result.stdout.no_fnmatch_line("*must not build*")
 
 
+def test_skip_lint_is_honoured_with_nixpkgs_warning(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pytest_plugin, "_artifacts", lambda config, flavour: None)
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: None)
+    project.makefile(".toml", tests="[tests.alpha]\nskipLint = true\n[tests.alpha.nodes.machine]\n")
+    project.makepyfile(alpha="import os.path as unused\n")  # only pyflakes minds
+    result = project.runpytest("-p", "printerfact.pytest_plugin", "tests.toml::alpha[default]")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*UserWarning: alpha: Linting is disabled*"])
+
+
 def test_driver_failure_shows_script_frames_error_and_console_tail(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -77,14 +77,17 @@ def test_channels_are_client_unix_sockets() -> None:
     assert chardevs == [
         "socket,id=console,path=/s/server.serial,server=off",
         "socket,id=monitor,path=/s/server.monitor,server=off",
+        "null,id=hvc0",
         "socket,id=shell,path=/s/server.shell,server=off",
     ]
     argv = qemu_argv(_config())
     assert _value(argv, "-serial") == ["chardev:console"]
     assert _value(argv, "-mon") == ["chardev=monitor,mode=readline"]
-    assert _value(argv, "-device")[:2] == [
+    # The command channel on a flow-controlled serial port; hvc0 only for the commands' stdin.
+    assert _value(argv, "-device")[:3] == [
         "virtio-serial-pci,id=vser0",
-        "virtconsole,chardev=shell,bus=vser0.0",
+        "virtconsole,chardev=hvc0,bus=vser0.0,nr=0",
+        "virtserialport,chardev=shell,bus=vser0.0,nr=1,name=org.printerfact.agent",
     ]
 
 
@@ -102,7 +105,7 @@ def test_one_dgram_nic_per_vlan_with_deterministic_mac() -> None:
     ]
     # Named as QEMU names the VLAN NICs of a NixOS test VM, after its user-mode NIC 0:
     # nixpkgs' block() switches "virtio-net-pci.1".
-    assert _value(argv, "-device")[2:] == [
+    assert _value(argv, "-device")[3:] == [
         "virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:02,id=virtio-net-pci.1",
         "virtio-net-pci,netdev=vlan7,mac=52:54:00:12:07:02,id=virtio-net-pci.2",
     ]
@@ -152,6 +155,12 @@ def test_qemu_accepts_the_options(tmp_path: Path) -> None:
         netdevs = subprocess.run([qemu, "-netdev", "help"], capture_output=True, text=True)
     except FileNotFoundError:
         pytest.fail("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
-    for dev in ("virtio-serial-pci", "virtconsole", "virtio-net-pci", "virtio-blk-pci"):
+    for dev in (
+        "virtio-serial-pci",
+        "virtconsole",
+        "virtserialport",
+        "virtio-net-pci",
+        "virtio-blk-pci",
+    ):
         assert f'"{dev}"' in devices.stdout
     assert "dgram" in netdevs.stdout.split()

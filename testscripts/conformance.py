@@ -1,19 +1,59 @@
 # The driver API the nixpkgs way: what a testscript written from nixpkgs' documentation and
 # source expects of the guest and of Machine, checked under the portable runner and under
-# nixpkgs' driver on NixOS alike (test.nix runs it too).  Nodes: zeta (services, a user) and
-# alpha, declared in that order in tests.toml.
+# nixpkgs' driver on NixOS alike (test.nix runs it too), on nixos-25.05 and 26.05: it uses only
+# what both have (docs/api-conformance.md, "Writing for both channels").  Nodes: zeta
+# (services, a user) and alpha, declared in that order in tests.toml.
 from contextlib import AbstractContextManager
 from typing import cast
 
+from test_driver.driver import Driver
+from test_driver.errors import MachineError, RequestedAssertionFailed
+from test_driver.polling_condition import PollingCondition
+from test_driver.vlan import VLan
+
 start_all()
 
+with subtest("the driver's own modules, as nixpkgs runs the script inside them"):
+    t.assertIsInstance(driver, Driver)
+    t.assertIsInstance(vlans[0], VLan)
+    t.assertTrue(issubclass(RequestedAssertionFailed, AssertionError))
+    t.assertTrue(issubclass(MachineError, Exception))
+    t.assertTrue(all(isinstance(c, PollingCondition) for c in driver.polling_conditions))
+    with t.assertRaises(RequestedAssertionFailed):
+        alpha.succeed("false")
+
 with subtest("machines are sorted by name"):
-    t.assertEqual([m.name for m in machines], ["alpha", "zeta"])
+    t.assertEqual([m.name for m in driver.machines], ["alpha", "zeta"])
     t.assertTrue(callable(run_tests))
     serial_stdout_off()
     serial_stdout_on()
 
 zeta.wait_for_unit("multi-user.target")
+
+with subtest("/etc/hosts has NixOS's lines"):
+    zeta.succeed("grep -qx '::1 localhost' /etc/hosts", "grep -qx '127.0.0.2 zeta' /etc/hosts")
+
+with subtest("the standard targets are active; default.target is multi-user.target"):
+    zeta.wait_for_unit("default.target")  # nixos/tests/kernel-rust.nix's first line
+    for target in ("sysinit.target", "local-fs.target", "sockets.target", "timers.target",
+                   "basic.target", "network.target", "multi-user.target"):  # fmt: skip
+        zeta.wait_for_unit(target)
+        t.assertEqual(zeta.get_unit_property(target, "SubState"), "active")
+    info = zeta.get_unit_info("default.target")  # an alias: the unit it links to
+    t.assertEqual((info["Id"], info["Description"]), ("multi-user.target", "Multi-User System"))
+    t.assertIn("default.target", info["Names"].split())
+    # Since NixOS 25.05 nothing in a test VM pulls network-online.target in: tests start it.
+    t.assertEqual(zeta.systemctl("start network-online.target")[0], 0)
+    zeta.wait_for_unit("network-online.target")
+
+with subtest("the base file system is NixOS's"):
+    t.assertEqual(zeta.succeed("stat -c '%a %U %G' /tmp /var/tmp /var/empty"),
+                  "1777 root root\n1777 root root\n555 root root\n")  # fmt: skip
+    t.assertIn("i", zeta.succeed("lsattr -d /var/empty").split()[0])  # immutable
+    zeta.fail("touch /var/empty/file")
+    zeta.succeed("test -d /var/lib && test -d /var/log && test -d /var/cache && test -d /run/lock")
+    t.assertEqual(zeta.succeed("readlink -f /var/run; readlink -f /var/lock"), "/run\n/run/lock\n")
+    t.assertEqual(zeta.succeed("readlink /etc/mtab"), "/proc/mounts\n")
 
 with subtest("a command past its timeout ends with status 124"):
     t.assertEqual(zeta.execute("echo begun; sleep 60", timeout=3), (124, "begun\n"))
@@ -23,6 +63,19 @@ with subtest("a command past its timeout ends with status 124"):
     with t.assertRaisesRegex(AssertionError, r"exit code 124"):
         zeta.succeed("sleep 60", timeout=2)
     t.assertEqual(zeta.fail("sleep 60", timeout=2), "")
+
+with subtest("a command's output is read until its stdout closes"):
+    # nixpkgs' execute: "It will wait for stdout to be closed."
+    t.assertEqual(zeta.succeed("(echo ONE; sleep 2; echo TWO) &"), "ONE\nTWO\n")
+    t.assertEqual(zeta.succeed("sleep 600 >/dev/null 2>&1 & echo detached"), "detached\n")
+
+with subtest("the test's globalTimeout reaches the driver"):
+    t.assertEqual(driver.global_timeout, 1800)
+
+with subtest("send_monitor_command returns all of the monitor's reply, prompt included"):
+    reply = zeta.send_monitor_command("info status")
+    t.assertIn("VM status: running", reply)
+    t.assertTrue(reply.endswith("(qemu) "), repr(reply))
 
 with subtest("wait_until_* count a timed-out attempt as a failed one"):
     zeta.succeed("rm -f /tmp/late; (sleep 3; touch /tmp/late) >/dev/null 2>&1 &")
@@ -101,6 +154,12 @@ with subtest("no shell on the serial console"):
     zeta.send_console("\necho pwned > /tmp/pwned-from-console\n")
     zeta.sleep(2)
     zeta.fail("test -e /tmp/pwned-from-console")
+
+with subtest("OCR without enableOCR fails at the call, not before the run"):
+    # nixpkgs' error: 26.05's MachineError "OCR requested but `tesseract` is not available";
+    # older drivers said "... but enableOCR is false".
+    with t.assertRaisesRegex(Exception, "OCR requested but"):
+        alpha.wait_for_text("login:", timeout=5)
 
 with subtest("block() unplugs the first VLAN NIC, unblock() plugs it back"):
     alpha.succeed("ping -c 1 -W 5 zeta")

@@ -49,7 +49,7 @@ def fuzz_beside_loader(name: str, command: str, timeout: int) -> tuple[str, str,
     tic = time.monotonic()
     machine.succeed(
         f"rm -f /tmp/{name}.status; ({as_nobody(f'timeout 600 {command}')} < /dev/null"
-        f" > /tmp/{name}.log 2>&1; echo $? > /tmp/{name}.status) &"
+        f" > /tmp/{name}.log 2>&1; echo $? > /tmp/{name}.status) > /dev/null 2>&1 &"
     )
     machine.wait_until_succeeds(
         f'test "$(cat {OPENS})" -gt {before} || test -e /tmp/{name}.status', timeout=120

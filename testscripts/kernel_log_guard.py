@@ -1,6 +1,7 @@
 # Kernel-log guard: runs after every testscript, so none has to remember to check the kernel.
 # test.nix appends this file to each testScript for nixpkgs' driver; the portable runner runs it
-# after the script in the same namespace. nixpkgs' driver API only (machines, subtest, t).
+# after the script in the same namespace. nixpkgs' driver API only (driver.machines, subtest, t:
+# 26.05's driver no longer gives scripts `machines`, both give `driver`).
 #
 # It fails the test, quoting each report, when a node's kernel log holds a kernel report:
 # WARN/BUG/Oops, KASAN, KFENCE, UBSAN, lockdep, sleeping in atomic context, debug objects,
@@ -55,7 +56,9 @@ def _pf_kernel_reports(log: str) -> list[str]:
 
 def _pf_kernel_log_guard() -> None:
     with subtest("kernel log guard"):
-        booted = [m for m in machines if m.booted]
+        # `driver.machines` and getattr: as valid on nixos-26.05 (no `machines` symbol; its
+        # containers have no `booted`) as on 25.05.
+        booted = [m for m in driver.machines if getattr(m, "booted", False)]
         # Two scans, at least the minimum age apart, on every node that has kmemleak (the
         # debug flavour turns automatic scans off): the second one reports what the script
         # leaked, up to its last command.

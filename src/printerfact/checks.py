@@ -2,15 +2,18 @@
 
 nixpkgs builds a test's driver only if (1) pyflakes finds nothing in the testScript, with the
 node names and the driver's symbols as builtins, and (2) mypy accepts the script with a typed
-header prepended (`nixos/lib/testing/driver.nix`).  We run both, twice where they differ:
+header prepended (`nixos/lib/testing/driver.nix`); a test's `skipLint` drops (1) (nixpkgs
+then warns "Linting is disabled"), its `skipTypeCheck` drops (2).  We run both against
+several models:
 
-- against nixpkgs' API (the stub in `printerfact.stubs`), so nothing we run here would fail
-  NixOS's check: a method our driver has but nixpkgs lacks is an error;
-- against our driver's API (a header generated from `Driver.test_symbols()`, see
-  `printerfact.stubs.api`),
-  so a script cannot use what nixpkgs has and we lack.
+- nixpkgs' half: each supported channel's API (`printerfact.stubs.CHANNELS`).  A script passes
+  it when one channel accepts it, as it then builds on that channel; when none does, the
+  findings of every channel are reported, each labelled with its channel;
+- our half: our driver's API (a header generated from `Driver.test_symbols()`, see
+  `printerfact.stubs.api`), which a script must always pass: it is what runs here.
 
-Findings are `file:line: message [source]`, with lines of the testscript itself.
+Findings are `file:line: message [source]`, with lines of the testscript itself; one finding
+that several models report names them all.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from pyflakes.checker import Checker
 
 from printerfact.build.paths import cache_root
 from printerfact.nodes import TestSpec
-from printerfact.stubs import unsupported
-from printerfact.stubs.api import ApiModel, nixpkgs_api, printerfact_api
+from printerfact.stubs.api import ApiModel, channel_apis, printerfact_api
 
 # mypy's incremental cache (a warm run takes a tenth of a cold one), beside the build cache.
 DEFAULT_CACHE_DIR = cache_root() / "checks"
+LINT_DISABLED = "Linting is disabled"  # nixpkgs' evaluation warning for skipLint
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Finding:
     script: Path
     line: int
     message: str
-    source: str
+    source: str  # "syntax", or "<tool>: <model>[, <model>...]"
 
     def __str__(self) -> str:
         return f"{self.script}:{self.line}: {self.message} [{self.source}]"
@@ -57,46 +60,58 @@ class StaticCheckFailed(Exception):
         super().__init__(f"static checks failed ({len(self.findings)} finding(s)):\n{lines}")
 
 
+def evaluation_warnings(tests: Iterable[TestSpec]) -> list[str]:
+    """What nixpkgs warns about while it builds these tests' drivers."""
+    return [f"{t.name}: {LINT_DISABLED}" for t in tests if t.skip_lint]
+
+
 def check(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> list[Finding]:
-    """All findings for `tests`: pyflakes first; mypy on the scripts that parse."""
+    """All findings for `tests`: pyflakes, and mypy on the scripts that parse."""
     tests = list(tests)
-    apis = [nixpkgs_api(), printerfact_api()]
-    findings: list[Finding] = []
-    parsed: list[TestSpec] = []
+    apis = [*channel_apis(), printerfact_api()]
+    by_api: dict[str, list[Finding]] = {api.label: [] for api in apis}
+    findings: list[Finding] = []  # syntax errors: the same for every model
+    typed: list[TestSpec] = []
     for test in tests:
-        lint = pyflakes_findings(test, apis)
-        findings += lint
-        if not any(f.source == "syntax" for f in lint):
-            parsed.append(test)
-    if parsed:
-        # The two mypy runs are independent processes: run them side by side.
+        syntax = syntax_findings(test)
+        findings += syntax
+        if syntax:
+            continue
+        if not test.skip_lint:
+            for api in apis:
+                by_api[api.label] += pyflakes_findings(test, api, apis)
+        if not test.skip_type_check:
+            typed.append(test)
+    if typed:
+        # The mypy runs are independent processes: run them side by side.
         with ThreadPoolExecutor(max_workers=len(apis)) as pool:
-            runs = pool.map(lambda api: mypy_findings(parsed, api, cache_dir), apis)
-            typed = _merge(f for findings_of_api in runs for f in findings_of_api)
-        # pyflakes already named an undefined name on that line; mypy's echo adds nothing.
-        undefined = {(f.script, f.line) for f in findings if "undefined name" in f.message}
-        findings += [
-            _with_reason(f)
-            for f in typed
-            if not (f.message.endswith("[name-defined]") and (f.script, f.line) in undefined)
-        ]
-    return sorted(findings, key=lambda f: (str(f.script), f.line, f.message))
+            runs = pool.map(lambda api: (api, mypy_findings(typed, api, cache_dir)), apis)
+            for api, found in runs:
+                by_api[api.label] += _without_echoes(found, by_api[api.label])
+    for test in tests:
+        findings += _verdict(test, apis, by_api)
+    return sorted(_merge(findings), key=lambda f: (str(f.script), f.line, f.message))
 
 
-_NO_ATTRIBUTE = re.compile(r'^"(\w+)" has no attribute "(\w+)"')
-_WHERE = "see docs/api-conformance.md"
+def _verdict(
+    test: TestSpec, apis: Sequence[ApiModel], by_api: dict[str, list[Finding]]
+) -> list[Finding]:
+    """`test`'s findings: the channels' only if every channel has some; ours always."""
+    files = {str(p) for p in (test.script, *test.postscripts)}
+    per_api = {a.label: [f for f in by_api[a.label] if str(f.script) in files] for a in apis}
+    channels = [per_api[a.label] for a in apis if a.nixpkgs]
+    ours = [f for a in apis if not a.nixpkgs for f in per_api[a.label]]
+    return ([f for found in channels for f in found] if all(channels) else []) + ours
 
 
-def _with_reason(f: Finding) -> Finding:
-    """A name nixpkgs has and the portable driver rejects: say so, and why."""
-    m = _NO_ATTRIBUTE.match(f.message)
-    reason = (
-        unsupported.BY_CLASS.get(m[1], {}).get(m[2]) if m and "nixpkgs" not in f.source else None
-    )
-    if reason is None:
-        return f
-    note = f" (nixpkgs has it; the portable driver does not: {reason}; {_WHERE})"
-    return Finding(f.script, f.line, f.message + note, f.source)
+def _without_echoes(typed: list[Finding], lint: list[Finding]) -> list[Finding]:
+    # pyflakes already named an undefined name on that line; mypy's echo adds nothing.
+    undefined = {(f.script, f.line) for f in lint if "undefined name" in f.message}
+    return [
+        f
+        for f in typed
+        if not (f.message.endswith("[name-defined]") and (f.script, f.line) in undefined)
+    ]
 
 
 def require_clean(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> None:
@@ -108,24 +123,31 @@ def require_clean(tests: Iterable[TestSpec], cache_dir: Path | None = None) -> N
 # pyflakes ---------------------------------------------------------------------------------
 
 
-def pyflakes_findings(test: TestSpec, apis: Sequence[ApiModel]) -> list[Finding]:
-    """pyflakes with the names every API defines as builtins (nixpkgs' `PYFLAKES_BUILTINS`),
-    on the testScript as nixpkgs builds it (the script, then the kernel-log guard)."""
+def syntax_findings(test: TestSpec) -> list[Finding]:
+    """The testScript as nixpkgs builds it (the script, then the kernel-log guard) must parse."""
     source, starts = test.full_script()
     try:
-        tree = ast.parse(source, filename=str(test.script))
+        ast.parse(source, filename=str(test.script))
     except SyntaxError as e:
         where, line = _locate(starts, e.lineno or 0)
         return [Finding(where, line, f"syntax error: {e.msg}", "syntax")]
-    per_api = {api.label: api.symbols(test) for api in apis}
-    common = set.intersection(*per_api.values())
-    checker = Checker(tree, filename=str(test.script), builtins=common)
+    return []
+
+
+def pyflakes_findings(test: TestSpec, api: ApiModel, apis: Sequence[ApiModel]) -> list[Finding]:
+    """pyflakes with the names `api` defines as builtins (nixpkgs' `PYFLAKES_BUILTINS`); an
+    undefined name another model defines says so."""
+    source, starts = test.full_script()
+    tree = ast.parse(source, filename=str(test.script))
+    checker = Checker(tree, filename=str(test.script), builtins=api.symbols(test))
     findings = []
     for m in checker.messages:
         text = m.message % m.message_args
         if type(m).__name__ == "UndefinedName":
-            text += _missing_from(m.message_args[0], per_api)
-        findings.append(Finding(*_locate(starts, m.lineno), text, "pyflakes"))
+            have = [a.label for a in apis if m.message_args[0] in a.symbols(test)]
+            if have:
+                text += f" (defined by {', '.join(have)})"
+        findings.append(Finding(*_locate(starts, m.lineno), text, f"pyflakes: {api.label}"))
     return findings
 
 
@@ -136,16 +158,6 @@ def _locate(starts: list[tuple[Path, int]], line: int) -> tuple[Path, int]:
         if line >= part_first:
             path, first = part, part_first
     return path, line - first + 1
-
-
-def _missing_from(name: str, per_api: dict[str, set[str]]) -> str:
-    have = [label for label, names in per_api.items() if name in names]
-    if not have:
-        return ""
-    lacking = [label for label in per_api if label not in have]
-    why = unsupported.SYMBOLS.get(name)
-    because = f": {why}; {_WHERE}" if why else ""
-    return f" (defined by {', '.join(have)}, not by {', '.join(lacking)}{because})"
 
 
 # mypy -------------------------------------------------------------------------------------
@@ -165,8 +177,11 @@ def mypy_findings(
             name = f"testscript_{test.name.replace('-', '_')}.py"
             (work / name).write_text(header + test.full_script()[0])
             by_file[name] = (test, header.count("\n"))
+        for rel, text in api.stub_files().items():
+            (work / "stubs" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / "stubs" / rel).write_text(text)
         config = work / "mypy.ini"
-        search_path = os.pathsep.join(str(p) for p in api.search_path)
+        search_path = os.pathsep.join(str(p) for p in (work / "stubs", *api.search_path))
         config.write_text(f"[mypy]\nmypy_path = {search_path}\n")
         cache = (cache_dir or DEFAULT_CACHE_DIR) / f"mypy-{api.slug}"
         cmd = [sys.executable, "-m", "mypy", *api.mypy_flags, "--config-file", str(config)]
@@ -207,22 +222,22 @@ def _parse_mypy(
 
 
 # Parts of a mypy message that depend on how the API's classes are laid out, not on the
-# script: a "maybe ...?" suggestion (listed from the class's own names only) and the class
-# that defines a method ("succeed" of "CommandsMixin", one of our Machine's mixins).
-_LAYOUT = re.compile(r'; maybe "[^"]*"(, "[^"]*")*\?| of "\w+"')
+# script: a "maybe ...?" suggestion (listed from the class's own names only), the class that
+# defines a method ("succeed" of "CommandsMixin", one of our Machine's mixins), and the class
+# a channel gives the nodes (25.05's "Machine", 26.05's "QemuMachine").
+_LAYOUT = re.compile(r'; maybe "[^"]*"(, "[^"]*")*\?| of "\w+"|"(Qemu|Base)?Machine"')
 
 
 def _merge(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (script, line, message), naming every API that reported it; messages
-    that differ only in layout details are one finding, worded as against nixpkgs' API."""
-    merged: dict[tuple[Path, int, str], tuple[str, list[str]]] = {}
+    """One finding per (script, line, tool, message), naming every model that reported it;
+    messages that differ only in layout details are one finding, worded as the first report
+    (a channel's, when one reported it)."""
+    merged: dict[tuple[Path, int, str, str], tuple[str, list[str]]] = {}
     for f in findings:
-        key = (f.script, f.line, _LAYOUT.sub("", f.message))
-        message, sources = merged.setdefault(key, (f.message, []))
-        sources.append(f.source)
-        if "nixpkgs" in f.source:
-            merged[key] = (f.message, sources)
+        tool, _, model = f.source.partition(": ")
+        key = (f.script, f.line, tool, _LAYOUT.sub("", f.message))
+        merged.setdefault(key, (f.message, []))[1].append(model)
     return [
-        Finding(script, line, msg, "mypy: " + ", ".join(s.removeprefix("mypy: ") for s in srcs))
-        for (script, line, _), (msg, srcs) in merged.items()
+        Finding(script, line, msg, f"{tool}: {', '.join(models)}" if models[0] else tool)
+        for (script, line, tool, _), (msg, models) in merged.items()
     ]

@@ -2,8 +2,10 @@
 
 Options take their defaults from environment variables (named in `--help`), as nixpkgs'
 driver does, so CI can set them once; a flag given on the command line always wins.
-Exit status: 0 all passed; 1 a static check or a test failed (or its VM broke); 2 usage or build
-error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): the remaining tests do not run.
+Exit status, as nixpkgs' driver exits for one test: 0 all passed; 1 a static check or a test
+failed (or its VM broke); 143 a test reached its global timeout (the others still run); 2 usage
+or build error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): the remaining tests do not
+run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from printerfact import runner
 from printerfact.nodes import (
+    DEFAULT_GLOBAL_TIMEOUT,
     DEFAULT_TESTS_FILE,
     NodeDescriptionError,
     NodeSpec,
@@ -98,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("-j", "--jobs", type=int, help="parallel kernel build jobs")
     _add_flavours(bld)
 
+    cch = sub.add_parser("cache", help="the build cache's entries (list), or remove the stale (gc)")
+    cch.add_argument("action", nargs="?", choices=["list", "gc"], default="list")
+    cch.add_argument("-n", "--dry-run", action="store_true", help="gc: say what would go")
+
     run = sub.add_parser("run", help="static checks, build, then each test under its own driver")
     _add_selection(run)
     _add_out(run)
@@ -119,13 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="JUnit XML (relative to the output directory): a suite per test, a case per subtest",
     )
-    _env(
-        run,
+    run.add_argument(
         "--global-timeout",
-        var="PRINTERFACT_GLOBAL_TIMEOUT",
-        default="3600",
         type=int,
-        help="seconds for each test as a whole",
+        default=None,
+        help="seconds for each test as a whole (default: the test's globalTimeout in tests.toml,"
+        f" else ${runner.GLOBAL_TIMEOUT_ENV}, else {DEFAULT_GLOBAL_TIMEOUT})",
     )
     run.add_argument(
         "--dry-run", action="store_true", help="print each node's QEMU command line, boot nothing"
@@ -169,15 +175,32 @@ def _describe(test: TestSpec, node: NodeSpec) -> str:
 
 
 def cmd_check(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    if not _prepared(tests):
+        return 2
     return 0 if _static_checks(tests) else 1
+
+
+def _prepared(tests: list[TestSpec]) -> bool:
+    """Each test's extraPythonPackages installed (mypy must see them too, as nixpkgs' does)."""
+    from printerfact.build.provision import ProvisionError
+
+    try:
+        for test in tests:
+            runner.prepare(test)
+    except ProvisionError as e:
+        print(f"printerfact: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def _static_checks(tests: list[TestSpec]) -> bool:
     try:
-        from printerfact.checks import check
+        from printerfact.checks import check, evaluation_warnings
     except ImportError as e:  # mypy and pyflakes come with the `test` extra
         print(f"printerfact: static checks need mypy and pyflakes: {e}", file=sys.stderr)
         return False
+    for warning in evaluation_warnings(tests):  # as nixpkgs warns while it evaluates
+        print(f"printerfact: warning: {warning}", file=sys.stderr)
     try:
         findings = check(tests)
     except RuntimeError as e:  # mypy itself did not run: say so, do not pretend a verdict
@@ -199,6 +222,37 @@ def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
         status = build_main([*jobs, "--flavour", flavour])
         if status:
             return status
+    from printerfact.build import cache_gc
+
+    notice = cache_gc.pile_up_notice(cache_gc.entries())
+    if notice:
+        print(notice, file=sys.stderr)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, tests: list[TestSpec]) -> int:
+    from printerfact.build import cache_gc
+    from printerfact.build.artifacts import BUILD_ERRORS
+
+    try:
+        found = cache_gc.entries()
+    except BUILD_ERRORS as err:  # the current keys need the toolchain and the kernel source
+        print(f"printerfact: cannot tell the current entries: {err}", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        print(cache_gc.table(found))
+        return 0
+    if args.dry_run:
+        gone = cache_gc.stale(found)
+    else:
+        gone = cache_gc.collect(found)
+    for e in gone:
+        print(f"{'would remove' if args.dry_run else 'removed'} {e.kind}/{e.path.name}"
+              f" ({cache_gc.human(e.size)})")  # fmt: skip
+    kept = [e for e in found if e not in gone]
+    print(f"{len(gone)} entries ({cache_gc.human(sum(e.size for e in gone))})"
+          f" {'to remove' if args.dry_run else 'removed'};"
+          f" {len(kept)} kept ({cache_gc.human(sum(e.size for e in kept))})")  # fmt: skip
     return 0
 
 
@@ -208,6 +262,8 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
     flavours: list[str] = args.flavour
     if args.interactive and (len(tests) != 1 or len(flavours) != 1):
         print("printerfact: --interactive takes exactly one TEST and one flavour", file=sys.stderr)
+        return 2
+    if not _prepared(tests):
         return 2
     if not args.skip_checks and not _static_checks(tests):
         return 1
@@ -232,7 +288,7 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
                     artifacts,
                     out,
                     keep_vm_state=args.keep_vm_state,
-                    global_timeout=args.global_timeout,
+                    global_timeout=runner.global_timeout(test, args.global_timeout),
                     junit_xml=junit,
                 )
                 outcomes.append(outcome)
@@ -251,7 +307,7 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
         # Relative to the output directory, as nixpkgs' driver does (an absolute path stays).
         runner.merge_junit(outcomes, per_test, out / args.junit_xml)
     print(runner.summary_table(outcomes))
-    return 0 if all(o.status == "passed" for o in outcomes) else 1
+    return runner.exit_status(outcomes)
 
 
 def _artifacts(flavour: str) -> Artifacts | None:
@@ -303,7 +359,11 @@ def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace)
     out = runner.test_out_dir(args.output_directory, test, artifacts.flavour)
     out.mkdir(parents=True, exist_ok=True)
     with Driver(
-        test, artifacts, out, keep_vm_state=args.keep_vm_state, global_timeout=args.global_timeout
+        test,
+        artifacts,
+        out,
+        keep_vm_state=args.keep_vm_state,
+        global_timeout=runner.global_timeout(test, args.global_timeout),
     ) as driver:
         repl.embed(driver.test_symbols(), out / ".printerfact-history")
     return 0
@@ -315,6 +375,7 @@ COMMANDS: dict[str, Command] = {
     "check": cmd_check,
     "build": cmd_build,
     "run": cmd_run,
+    "cache": cmd_cache,
 }
 
 if __name__ == "__main__":

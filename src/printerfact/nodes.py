@@ -7,6 +7,7 @@ framework: on VLAN v, the n-th node in alphabetical order gets 192.168.v.n.
 
 from __future__ import annotations
 
+import keyword
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,8 +24,26 @@ KERNEL_LOG_GUARD = REPO_ROOT / "testscripts" / "kernel_log_guard.py"
 # Debian's packages, nix/nixos-node.nix to nixpkgs').
 KNOWN_PACKAGES = packages.KNOWN
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# A node's name is its host name on NixOS (nixos/lib/testing/network.nix: `networking.hostName
+# = mkDefault config.virtualisation.test.nodeName`), so it must pass the type of that option
+# (nixos/modules/tasks/network-interfaces.nix: a DNS label; underscores allowed "for
+# compatibility/legacy reasons").  Any such name yields a Python identifier (`python_name`).
+_NODE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# A PyPI project name (PEP 508); test.nix turns it into nixpkgs' attribute (PEP 503).
+_PYPI_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _NODE_KEYS = {"module_at_boot", "services", "vlans", "memory_mb", "cpus", "users", "packages"}
+# runNixOSTest's own options (nixos/lib/testing/*.nix), under their names, at the test level.
+_TEST_KEYS = {"script", "nodes", "globalTimeout", "skipTypeCheck", "skipLint",
+              "extraPythonPackages"}  # fmt: skip
+DEFAULT_GLOBAL_TIMEOUT = 60 * 60  # nixos/lib/testing/driver.nix: globalTimeout's default
+
+
+def pythonize(name: str) -> str:
+    """A node name as the testscript's variable, as nixpkgs' pythonizeName
+    (nixos/lib/testing/driver.nix): a leading non-letter and every character outside
+    [A-Za-z0-9_] become `_` (so `a-b` is `a_b`, `1st` is `_st`)."""
+    return re.sub(r"^[^A-Za-z_]|[^A-Za-z0-9_]", "_", name)
 
 
 class NodeDescriptionError(ValueError):
@@ -44,8 +63,13 @@ class NodeSpec:
 
     @property
     def python_name(self) -> str:
-        """The testscript variable for this node: dashes become underscores, as in nixpkgs."""
-        return self.name.replace("-", "_")
+        """The testscript variable for this node (`pythonize`)."""
+        return pythonize(self.name)
+
+    @property
+    def hostname(self) -> str:
+        """The host name NixOS's test framework gives the node: its name."""
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,12 @@ class TestSpec:
     # Run after `script` in the same namespace: the testScript nixpkgs sees is their
     # concatenation (see `script_parts`).
     postscripts: tuple[Path, ...] = (KERNEL_LOG_GUARD,)
+    # runNixOSTest's options: None means not set (DEFAULT_GLOBAL_TIMEOUT, or the runner's
+    # own --global-timeout); extra_python_packages are PyPI names.
+    global_timeout: int | None = None
+    skip_type_check: bool = False
+    skip_lint: bool = False
+    extra_python_packages: tuple[str, ...] = ()
 
     def script_parts(self) -> list[tuple[Path, str]]:
         """(file, text) of the script and each postscript, in the order they run."""
@@ -89,14 +119,20 @@ class TestSpec:
 
 
 def _node(name: str, raw: dict[str, object], where: str) -> NodeSpec:
-    if not _NAME.match(name):
-        raise NodeDescriptionError(f"{where}: node name {name!r} must match {_NAME.pattern}")
+    if not _NODE_NAME.match(name):
+        raise NodeDescriptionError(
+            f"{where}: node name {name!r} is not a host name NixOS accepts"
+            f" (networking.hostName: {_NODE_NAME.pattern})"
+        )
+    if keyword.iskeyword(pythonize(name)):
+        raise NodeDescriptionError(f"{where}: node name {name!r} is a Python keyword")
     unknown = set(raw) - _NODE_KEYS
     if unknown:
         raise NodeDescriptionError(f"{where}: unknown keys {sorted(unknown)}")
     services = raw.get("services", {})
     if not isinstance(services, dict) or not all(
-        isinstance(k, str) and _NAME.match(k) and isinstance(v, str) for k, v in services.items()
+        isinstance(k, str) and _SERVICE_NAME.match(k) and isinstance(v, str)
+        for k, v in services.items()
     ):
         raise NodeDescriptionError(f"{where}: services must map names to command strings")
     packages = tuple(_str_list(raw.get("packages", []), f"{where}.packages"))
@@ -132,6 +168,12 @@ def _int_list(value: object, where: str) -> list[int]:
     return value
 
 
+def _bool(value: object, where: str) -> bool:
+    if type(value) is not bool:
+        raise NodeDescriptionError(f"{where} must be true or false")
+    return value
+
+
 def _positive_int(value: object, where: str) -> int:
     if type(value) is not int or value <= 0:
         raise NodeDescriptionError(f"{where} must be a positive integer")
@@ -147,15 +189,45 @@ def load_tests(path: Path = DEFAULT_TESTS_FILE) -> dict[str, TestSpec]:
     tests: dict[str, TestSpec] = {}
     for test_name, raw_test in data.get("tests", {}).items():
         where = f"{path.name}: tests.{test_name}"
+        unknown = set(raw_test) - _TEST_KEYS
+        if unknown:
+            raise NodeDescriptionError(f"{where}: unknown keys {sorted(unknown)}")
+        # No nodes is valid, as in nixpkgs (`nodes` defaults to {}).
         nodes_raw = raw_test.get("nodes", {})
-        if not nodes_raw:
-            raise NodeDescriptionError(f"{where}: a test needs at least one node")
         nodes = tuple(_node(n, r, f"{where}.nodes.{n}") for n, r in nodes_raw.items())
+        clashes = _python_name_clashes(nodes)
+        if clashes:
+            raise NodeDescriptionError(f"{where}: nodes {clashes} are one variable in the script")
         script = path.parent / raw_test.get("script", f"{test_name}.py")
         if not script.is_file():
             raise NodeDescriptionError(f"{where}: testscript {script} does not exist")
-        tests[test_name] = TestSpec(name=test_name, script=script, nodes=nodes)
+        timeout = raw_test.get("globalTimeout")
+        packages = tuple(_str_list(raw_test.get("extraPythonPackages", []),
+                                   f"{where}.extraPythonPackages"))  # fmt: skip
+        bad = [p for p in packages if not _PYPI_NAME.match(p)]
+        if bad:
+            raise NodeDescriptionError(f"{where}.extraPythonPackages: not PyPI names: {bad}")
+        tests[test_name] = TestSpec(
+            name=test_name,
+            script=script,
+            nodes=nodes,
+            global_timeout=None
+            if timeout is None
+            else _positive_int(timeout, f"{where}.globalTimeout"),
+            skip_type_check=_bool(raw_test.get("skipTypeCheck", False), f"{where}.skipTypeCheck"),
+            skip_lint=_bool(raw_test.get("skipLint", False), f"{where}.skipLint"),
+            extra_python_packages=packages,
+        )
     return tests
+
+
+def _python_name_clashes(nodes: tuple[NodeSpec, ...]) -> list[str]:
+    """Node names that map to one variable (`a-b` and `a_b`): nixpkgs would silently give
+    the script only one of them."""
+    seen: dict[str, list[str]] = {}
+    for n in nodes:
+        seen.setdefault(n.python_name, []).append(n.name)
+    return [name for names in seen.values() if len(names) > 1 for name in names]
 
 
 def to_json_model(test: TestSpec) -> dict[str, object]:
@@ -174,9 +246,14 @@ def to_json_model(test: TestSpec) -> dict[str, object]:
                 "users": list(n.users),
                 "packages": list(n.packages),
                 "addresses": [test.address(n.name, v) for v in n.vlans],
-                "hostname": n.name,
+                "hostname": n.hostname,
+                "python_name": n.python_name,
             }
             for n in test.nodes
         },
         "hosts": test.hosts(),
+        "globalTimeout": test.global_timeout or DEFAULT_GLOBAL_TIMEOUT,
+        "skipTypeCheck": test.skip_type_check,
+        "skipLint": test.skip_lint,
+        "extraPythonPackages": list(test.extra_python_packages),
     }

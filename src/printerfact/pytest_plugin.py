@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +27,8 @@ import pytest
 
 from printerfact import runner
 from printerfact.build.flavour import FLAVOURS
-from printerfact.checks import StaticCheckFailed, require_clean
-from printerfact.nodes import TestSpec, load_tests
+from printerfact.checks import StaticCheckFailed, evaluation_warnings, require_clean
+from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec, load_tests
 
 if TYPE_CHECKING:
     from printerfact.build.artifacts import Artifacts
@@ -50,8 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--printerfact-global-timeout",
         metavar="SECONDS",
         type=int,
-        default=3600,
-        help="timeout for one testscript as a whole",
+        default=None,
+        help="timeout for one testscript as a whole (default: its globalTimeout in tests.toml,"
+        f" else ${runner.GLOBAL_TIMEOUT_ENV}, else {DEFAULT_GLOBAL_TIMEOUT})",
     )
     group.addoption(
         "--printerfact-flavours",
@@ -116,6 +118,9 @@ class ScriptItem(pytest.Item):
         # Static checks first: a typo must not cost a kernel build or a boot.
         from printerfact.driver.errors import Terminated
 
+        runner.prepare(self.spec)
+        for warning in evaluation_warnings([self.spec]):  # as nixpkgs warns while it evaluates
+            warnings.warn(warning, UserWarning, stacklevel=1)
         require_clean([self.spec])
         try:
             runner.execute(
@@ -123,7 +128,9 @@ class ScriptItem(pytest.Item):
                 _artifacts(self.config, self.flavour),
                 self.out_dir,
                 keep_vm_state=self.config.getoption("printerfact_keep_vm_state"),
-                global_timeout=self.config.getoption("printerfact_global_timeout"),
+                global_timeout=runner.global_timeout(
+                    self.spec, self.config.getoption("printerfact_global_timeout")
+                ),
             )
         except Terminated:
             # SIGTERM is not this test's verdict: like Ctrl-C, no further item boots a VM.

@@ -8,7 +8,8 @@ whole script, and `machine.shell_interact()` for a shell on the guest.  Leaving 
 ptpython is used when installed (`pip install -e '.[repl]'`) and stdin is a terminal, as
 nixpkgs does; otherwise the standard library's `code.interact` (with readline history), which
 also reads commands from a pipe.  History is kept in
-`<output-directory>/.printerfact-history`.
+`<output-directory>/.printerfact-history`.  As in a testscript, `import test_driver...` finds
+nixpkgs' modules while the REPL is open (`printerfact.driver.script_imports`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import contextlib
 import sys
 from pathlib import Path
 from typing import Any
+
+from printerfact.driver.script_imports import nixpkgs_modules
 
 
 def banner(symbols: dict[str, Any]) -> str:
@@ -31,6 +34,11 @@ def banner(symbols: dict[str, Any]) -> str:
 
 def embed(symbols: dict[str, Any], history: Path) -> None:
     """Start a REPL with `symbols` as its globals; returns when the user leaves it."""
+    with nixpkgs_modules():
+        _embed(symbols, history)
+
+
+def _embed(symbols: dict[str, Any], history: Path) -> None:
     if sys.stdin.isatty():  # ptpython needs a terminal; piped commands go to code.interact
         try:
             from ptpython.repl import embed as pt_embed

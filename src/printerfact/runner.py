@@ -6,6 +6,7 @@ VMs into the next; results are collected as `Outcome`s for the summary table and
 
 from __future__ import annotations
 
+import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from printerfact.build.flavour import DEFAULT as DEFAULT_FLAVOUR
-from printerfact.nodes import TestSpec
+from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec
 
 if TYPE_CHECKING:
     from printerfact.build.artifacts import Artifacts
     from printerfact.driver.logger import AbstractLogger
 
-Status = Literal["passed", "failed", "error"]
+# "timeout": the global timeout ended the test (nixpkgs' driver then exits with 143).
+Status = Literal["passed", "failed", "error", "timeout"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,26 @@ class Outcome:
     status: Status
     seconds: float
     detail: str = ""
+
+
+GLOBAL_TIMEOUT_ENV = "PRINTERFACT_GLOBAL_TIMEOUT"
+
+
+def global_timeout(test: TestSpec, explicit: int | None = None) -> int:
+    """Seconds for `test` as a whole: a value given on the command line wins, then the test's
+    own `globalTimeout` (as nixpkgs' wrapper sets it), then $PRINTERFACT_GLOBAL_TIMEOUT."""
+    if explicit is not None:
+        return explicit
+    if test.global_timeout is not None:
+        return test.global_timeout
+    return int(os.environ.get(GLOBAL_TIMEOUT_ENV, DEFAULT_GLOBAL_TIMEOUT))
+
+
+def prepare(test: TestSpec) -> None:
+    """What a test needs before its static checks and its run: its extraPythonPackages."""
+    from printerfact.build.provision import ensure_python_packages
+
+    ensure_python_packages(test.extra_python_packages)
 
 
 def select(tests: dict[str, TestSpec], names: Sequence[str]) -> list[TestSpec]:
@@ -77,10 +99,13 @@ def execute(
 
 
 def classify(exc: BaseException) -> Status:
-    """`failed` when the script's own check failed, `error` when the machinery broke."""
-    from printerfact.driver.errors import RequestedAssertionFailed
+    """`failed` when the script's own check failed, `error` when the machinery broke,
+    `timeout` when the global timeout ended it."""
+    from printerfact.driver.errors import GlobalTimeout, RequestedAssertionFailed
     from printerfact.driver.polling_condition import PollingConditionError
 
+    if isinstance(exc, GlobalTimeout):
+        return "timeout"
     if isinstance(exc, SystemExit):
         return "passed" if exc.code in (0, None) else "failed"
     if isinstance(exc, (RequestedAssertionFailed, AssertionError, PollingConditionError)):
@@ -122,6 +147,14 @@ def run_one(
         detail = f"{type(e).__name__}: {e}" if status != "passed" else ""
         return Outcome(name, status, time.monotonic() - start, detail)
     return Outcome(name, "passed", time.monotonic() - start)
+
+
+def exit_status(outcomes: Sequence[Outcome]) -> int:
+    """As nixpkgs' driver exits for one test: 143 if a global timeout ended one (its SIGTERM),
+    else 1 if one failed or broke, else 0."""
+    if any(o.status == "timeout" for o in outcomes):
+        return 143
+    return 0 if all(o.status == "passed" for o in outcomes) else 1
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
@@ -179,7 +212,7 @@ def _synthetic_suite(o: Outcome) -> ET.Element:
         name=o.test,
         tests="1",
         failures="1" if o.status == "failed" else "0",
-        errors="1" if o.status == "error" else "0",
+        errors="1" if o.status in ("error", "timeout") else "0",
         time=f"{o.seconds:.3f}",
     )
     case = ET.SubElement(suite, "testcase", name="main", classname=o.test, time=f"{o.seconds:.3f}")

@@ -74,12 +74,14 @@ def nix_string(value: str) -> str:
 
 # The project through the models.  `linux` stands in for the pinned tarball (never fetched).
 PKGS = f"(import {MODELS}/nixpkgs {{ }})"
+# The Linux version of the pin (nix/sources.json of the checkout under test).
+LINUX_VERSION: str = json.loads((REPO / "nix" / "sources.json").read_text())["linux"]["version"]
 
 
 def sources_expr(linux: Path, repo: Path = REPO) -> str:
     return (
         f"((import {repo}/nix/sources.nix) // "
-        f'{{ linux = {{ version = "6.12.64"; outPath = {linux}; }}; }})'
+        f'{{ linux = {{ version = "{LINUX_VERSION}"; outPath = {linux}; }}; }})'
     )
 
 
@@ -87,3 +89,24 @@ def project_expr(linux: Path, repo: Path = REPO, pkgs: str = PKGS) -> str:
     return (
         f"(import {repo}/default.nix {{ pkgs = {pkgs}; sources = {sources_expr(linux, repo)}; }})"
     )
+
+
+def instantiate(file: Path, args: dict[str, str], store: Path, cwd: Path = REPO) -> list[str]:
+    """The derivations `nix-build FILE` / `nix-shell FILE` would take, by store path name.
+
+    Plain `nix-instantiate` selects them with Nix's own getDerivations (src/libexpr/get-drvs.cc),
+    as nix-build and nix-shell do: every derivation at the top level, nested attribute sets only
+    when they set recurseForDerivations.  `args` are `--arg`s (Nix expressions).  The .drv files
+    go to a throwaway local store (`--store`), so no writable /nix/store is needed.
+    """
+    argv = [nix_instantiate(), "--store", str(store), str(file)]
+    for name, value in args.items():
+        argv += ["--arg", name, value]
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise NixError("\n".join(line for line in proc.stderr.splitlines() if "nixbld" not in line))
+    return [
+        line.split("-", 1)[1].removesuffix(".drv")
+        for line in proc.stdout.splitlines()
+        if line.startswith("/nix/store/")
+    ]

@@ -6,6 +6,7 @@ A model that accepted what nixpkgs rejects would let a defect through the contra
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -110,22 +111,62 @@ def test_clean_source_keeps_kbuild_output_and_fileset_does_not(tmp_path: Path) -
 
 
 def test_fileset_rejects_missing_paths_and_outside_roots(tmp_path: Path) -> None:
-    with pytest.raises(NixError, match="is a path that does not exist"):
+    """The real lib's messages (read with nixpkgs' lib of 2026)."""
+    with pytest.raises(
+        NixError,
+        match=re.escape(
+            f"lib.fileset.toSource: `fileset` ({tmp_path}/missing) is a path that does not exist."
+        ),
+    ):
         ev(f"lib.fileset.toSource {{ root = {tmp_path}; fileset = {tmp_path}/missing; }}")
+    with pytest.raises(
+        NixError,
+        match=re.escape(
+            f"lib.fileset.unions: Element 1 ({tmp_path}/nope) is a path that does not exist."
+        ),
+    ):
+        ev(
+            f"lib.fileset.toSource {{ root = {tmp_path}; "
+            f"fileset = lib.fileset.unions [ {tmp_path} {tmp_path}/nope ]; }}"
+        )
     (tmp_path / "in").mkdir()
     (tmp_path / "out").write_text("x")
-    with pytest.raises(NixError, match="not in the `root`"):
+    with pytest.raises(
+        NixError,
+        match=re.escape(
+            f"lib.fileset.toSource: `fileset` could contain files in {tmp_path}, which is not "
+            f"under the `root` ({tmp_path}/in)."
+        ),
+    ):
         ev(f"lib.fileset.toSource {{ root = {tmp_path}/in; fileset = {tmp_path}/out; }}")
+
+
+def test_fileset_to_source_has_no_empty_directories(tmp_path: Path) -> None:
+    """Only the files of the set and the directories leading to them, as the real toSource:
+    a directory with nothing selected in it does not change the store path."""
+    for tree in ("a", "b"):
+        (tmp_path / tree / "sub").mkdir(parents=True)
+        (tmp_path / tree / "sub" / "x.rs").write_text("x")
+        (tmp_path / tree / "y.txt").write_text("y")
+    (tmp_path / "b" / "empty").mkdir()
+    (tmp_path / "b" / "other").mkdir()
+    (tmp_path / "b" / "other" / "z.txt").write_text("z")
+    paths = ev(
+        f"""map (root: lib.fileset.toSource {{
+          inherit root; fileset = lib.fileset.fileFilter (f: f.hasExt "rs") root; }})
+          [ {tmp_path}/a {tmp_path}/b ]"""
+    )
+    assert isinstance(paths, list) and paths[0] == paths[1]
 
 
 # --- buildLinux (generic.nix, kernel_config.nix, manual-config.nix) -----------------------------
 
 BUILD = """pkgs.buildLinux
-  ({ version = "6.12.64"; src = builtins.toFile "linux.tar.xz" "x"; } // ARGS)"""
+  ({ version = "VERSION"; src = builtins.toFile "linux.tar.xz" "x"; } // ARGS)"""
 
 
-def build(args: str) -> str:
-    return BUILD.replace("ARGS", args)
+def build(args: str, version: str = "6.12.118") -> str:
+    return BUILD.replace("ARGS", args).replace("VERSION", version)
 
 
 def test_buildlinux_accepts_and_reports_unknown_arguments() -> None:
@@ -157,13 +198,26 @@ def test_buildlinux_with_rust_follows_the_merged_config() -> None:
 
 
 def test_generate_config_model_knows_what_gcc_x86_64_cannot_honour() -> None:
-    """KASAN switches Rust off with GCC (init/Kconfig); FRAME_POINTER is not offered with the
-    ORC unwinder; SLUB_TINY only with EXPERT.  Required answers fail, optional ones warn."""
-    kasan = build("{ structuredExtraConfig = { KASAN = lib.kernel.yes; RUST = lib.kernel.yes; }; }")
+    """KASAN switches Rust off with GCC (init/Kconfig of the kernel built); FRAME_POINTER is not
+    offered with the ORC unwinder; SLUB_TINY only with EXPERT; LOCKUP_DETECTOR only when a
+    lockup detector selects it.  Required answers fail, optional ones warn."""
+    kasan = "{ structuredExtraConfig = { KASAN = lib.kernel.yes; RUST = lib.kernel.yes; }; }"
     with pytest.raises(
         NixError, match="generate-config.pl \\(model\\): error: unused option: RUST"
     ):
-        ev(f"({kasan}).configfile.drvPath")
+        ev(f"({build(kasan, version='6.12.118')}).configfile.drvPath")
+    # 6.12.64 predates `depends on !KASAN || CC_IS_CLANG`: Kconfig keeps RUST beside GCC KASAN.
+    assert ev(f"({build(kasan, version='6.12.64')}).configfile.modelGenerateConfig") == {
+        "errors": [],
+        "warnings": [],
+        "rust": True,
+    }
+    lockup = build(
+        "{ structuredExtraConfig = { SOFTLOCKUP_DETECTOR = lib.mkForce lib.kernel.no; "
+        "HARDLOCKUP_DETECTOR = lib.mkForce lib.kernel.no; }; }"
+    )
+    with pytest.raises(NixError, match="unused option: LOCKUP_DETECTOR"):
+        ev(f"({lockup}).configfile.drvPath")
     fp = build("{ structuredExtraConfig.FRAME_POINTER = lib.kernel.yes; }")
     with pytest.raises(NixError, match="unused option: FRAME_POINTER"):
         ev(f"({fp}).configfile.drvPath")
@@ -212,7 +266,7 @@ def test_packages_for_kernel_module_make_flags_and_scope() -> None:
         in {{
           sameKernel = set.m.kernel.drvPath == k.drvPath;
           flags = set.m.kernelModuleMakeFlags
-            == k.commonMakeFlags ++ [ "KBUILD_OUTPUT=${{k.dev}}/lib/modules/6.12.64/build" ];
+            == k.commonMakeFlags ++ [ "KBUILD_OUTPUT=${{k.dev}}/lib/modules/6.12.118/build" ];
         }}"""
     )
     assert result == {"sameKernel": True, "flags": True}
@@ -236,11 +290,12 @@ def test_nixos_model_rejects_unknown_options_and_bad_types() -> None:
     with pytest.raises(NixError, match="The option `boot.extraModules' does not exist"):
         ev_node("{ boot.extraModules = [ ]; }", "config.boot")
     with pytest.raises(
-        NixError, match="virtualisation.memorySize' is not of type `positive integer'"
+        NixError, match="virtualisation.memorySize' is not of type `positive integer, meaning >0'"
     ):
         ev_node('{ virtualisation.memorySize = "1G"; }', "config.virtualisation.memorySize")
     with pytest.raises(
-        NixError, match="boot.extraModulePackages.\\[entry 1\\]' is not of type `package'"
+        NixError,
+        match="boot.extraModulePackages.\"\\[definition 1-entry 1\\]\"' is not of type `package'",
     ):
         ev_node(
             '{ boot.extraModulePackages = [ "printerfact" ]; }', "config.boot.extraModulePackages"
@@ -319,3 +374,44 @@ def test_run_nixos_test_model_checks_its_arguments() -> None:
         ".driver.machineNames"
     )
     assert single == ["server", "machine"]
+
+
+def test_run_nixos_test_model_checks_driver_options() -> None:
+    """driver.nix's option types: skipTypeCheck and skipLint booleans, extraPythonPackages a
+    function of the Python package set giving packages, globalTimeout an integer."""
+    base = 'pkgs.testers.runNixOSTest { name = "t"; testScript = ""; EXTRA }'
+    for extra, message in [
+        ("skipLint = 1;", "`skipLint' is not of type `boolean'"),
+        ('skipTypeCheck = "yes";', "`skipTypeCheck' is not of type `boolean'"),
+        ("extraPythonPackages = [ ];", "`extraPythonPackages' is not of type `function"),
+        ('extraPythonPackages = p: [ "numpy" ];', "`extraPythonPackages' is not of type `function"),
+        ('globalTimeout = "1h";', "`globalTimeout' is not of type `signed integer'"),
+    ]:
+        with pytest.raises(NixError, match=message):
+            ev(f"({base.replace('EXTRA', extra)}).driver.drvPath")
+    ok = ev(
+        f"({base.replace('EXTRA', 'extraPythonPackages = p: [ p.numpy ];')}).driver.buildInputs"
+    )
+    assert isinstance(ok, list) and len(ok) == 1
+
+
+def test_run_nixos_test_model_pythonizes_as_driver_nix() -> None:
+    """pythonizeName: a first character outside [A-z_] and later ones outside [A-z0-9_]
+    become "_"; the one-node `machine` alias depends on the host name, not the node name."""
+    result = ev(
+        """let names = nodes: (pkgs.testers.runNixOSTest {
+              name = "t"; testScript = ""; inherit nodes; }).driver.machineNames; in {
+          many = names { "1x" = { }; "a-b" = { }; c_d = { }; };
+          renamed = names { m = { networking.hostName = "machine"; }; };
+        }"""
+    )
+    assert result == {"many": ["_x", "a_b", "c_d"], "renamed": ["m"]}
+
+
+def test_nixos_model_merges_lists_in_the_order_of_lib_modules() -> None:
+    """lib.modules hands an option its definitions in the reverse of the modules' order (the
+    real lib.evalModules merges [ 2 ] and then [ 3 ] to [ 3 2 ]); the model does the same."""
+    two = f"""(import {MODELS}/nixos.nix {{ inherit lib pkgs; }} {{
+        modules = [ {{ boot.kernelModules = [ "a" ]; }} {{ boot.kernelModules = [ "b" "c" ]; }} ];
+        nodeName = "m"; nodeNumber = 1; }})"""
+    assert ev(f"{two}.config.boot.kernelModules") == ["b", "c", "a"]

@@ -26,18 +26,16 @@ SOURCES = json.loads((REPO / "nix" / "sources.json").read_text())
 
 @pytest.fixture(scope="module")
 def linux(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("src") / "linux-6.12.64.tar.xz"
+    path = tmp_path_factory.mktemp("src") / f"linux-{SOURCES['linux']['version']}.tar.xz"
     path.write_text("not a tarball")
     return path
 
 
-def hydra_inputs(linux: Path) -> str:
-    """The arguments Hydra passes for the jobset inputs (hydra's buildInputToString): git and
-    path inputs as { outPath = <store path>; rev = ...; }, string inputs as strings."""
+def hydra_inputs() -> str:
+    """The arguments Hydra passes for the jobset inputs (hydra's buildInputToString): a git
+    input as { outPath = <store path>; rev = ...; }."""
     return (
-        f"{{ nixpkgs = {{ outPath = {MODELS}/nixpkgs; "
-        f'rev = "ac62194c3917d5f474c1a844b6fd6da2db95077d"; }}; '
-        f'linux = {{ outPath = {linux}; rev = "20260102000000:x"; }}; linuxVersion = "6.12.64"; }}'
+        f'{{ nixpkgs = {{ outPath = {MODELS}/nixpkgs; rev = "{SOURCES["nixpkgs"]["rev"]}"; }}; }}'
     )
 
 
@@ -52,11 +50,12 @@ JOBS = """let
 in jobs "" RELEASE"""
 
 
-def test_release_evaluates_in_restricted_mode_with_jobset_inputs(linux: Path) -> None:
-    """With nixpkgs and linux as jobset inputs nothing is fetched during evaluation, so
-    Hydra's restricted evaluation accepts every job (defect 4)."""
-    release = f"(import {REPO}/release.nix {hydra_inputs(linux)})"
-    jobs = nix_eval(JOBS.replace("RELEASE", release), restrict_to=[REPO, MODELS, linux.parent])
+def test_release_evaluates_in_restricted_mode_with_jobset_inputs() -> None:
+    """With nixpkgs as the jobset input nothing is fetched during evaluation (Linux is a
+    fixed-output derivation, fetched at build time), so Hydra's restricted evaluation accepts
+    every job (defect 4; issue 18, item 6)."""
+    release = f"(import {REPO}/release.nix {hydra_inputs()})"
+    jobs = nix_eval(JOBS.replace("RELEASE", release), restrict_to=[REPO, MODELS])
     assert isinstance(jobs, list)
     names = sorted(j["name"] for j in jobs)
     tests = _test_names()
@@ -79,9 +78,45 @@ def test_release_defaults_are_the_pins_and_fetch() -> None:
     """Without inputs the defaults are the niv pins, fetched at evaluation: refused by
     restricted evaluation unless the hosts are allowed (what the inputs avoid)."""
     with pytest.raises(
-        NixError, match="access to URI 'https://github.com/NixOS/nixpkgs/archive/.*' is forbidden"
+        NixError, match=f"access to URI '{re.escape(SOURCES['nixpkgs']['url'])}' is forbidden"
     ):
         nix_eval(f"(import {REPO}/release.nix {{ }}).kernel.drvPath", restrict_to=[REPO, MODELS])
+
+
+def test_release_fetches_linux_at_build_time_by_the_pinned_hash() -> None:
+    """The kernel's source is a fixed-output derivation with the pin's URL and hash: Hydra's
+    store keeps it by hash, so the tarball is downloaded once per version, not at every
+    evaluation as a `path` input pointing at a URL is (Hydra's PathInput.pm)."""
+    src = nix_eval(
+        f"""let k = (import {REPO}/release.nix {hydra_inputs()}).kernel; in {{
+          inherit (k.src) urls outputHash outputHashMode outputHashAlgo name;
+          version = k.version;
+          debugSameSrc = (import {REPO}/release.nix {hydra_inputs()}).debug.kernel.src.drvPath
+            == k.src.drvPath;
+        }}""",
+        restrict_to=[REPO, MODELS],
+    )
+    pin = SOURCES["linux"]
+    assert src == {
+        "urls": [pin["url"]],
+        "outputHash": pin["sha256"],
+        "outputHashMode": "flat",
+        "outputHashAlgo": "sha256",
+        "name": f"linux-{pin['version']}.tar.xz",
+        "version": pin["version"],
+        "debugSameSrc": True,
+    }
+
+
+def test_release_takes_a_local_linux_tree(linux: Path) -> None:
+    """`--arg linux <path> --argstr linuxVersion <v>` still builds another source."""
+    result = nix_eval(
+        f"""let k = (import {REPO}/release.nix ({hydra_inputs()} // {{
+              linux = {linux}; linuxVersion = "6.12.200"; }})).kernel; in
+        {{ src = toString k.src; inherit (k) version; }}""",
+        restrict_to=[REPO, MODELS, linux.parent],
+    )
+    assert result == {"src": str(linux), "version": "6.12.200"}
 
 
 def _test_names() -> list[str]:
@@ -104,12 +139,9 @@ def test_hydra_spec_declares_release_nix_inputs() -> None:
     url, branch = inputs["nixpkgs"]["value"].split()
     assert (inputs["nixpkgs"]["type"], url) == ("git", "https://github.com/NixOS/nixpkgs")
     assert branch == SOURCES["nixpkgs"]["branch"]
-    assert inputs["linux"] == {
-        "type": "path",
-        "value": SOURCES["linux"]["url"],
-        "emailresponsible": False,
-    }
-    assert inputs["linuxVersion"]["value"] == SOURCES["linux"]["version"]
+    # Only nixpkgs besides src: Linux comes from the pin as a fixed-output derivation, not as a
+    # `path` input that Hydra would download again at every evaluation.
+    assert set(inputs) == {"src", "nixpkgs"}
     for field in (
         "enabled",
         "hidden",

@@ -13,7 +13,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from nixeval import MODELS, PKGS, REPO, NixError, nix_eval, nix_string, project_expr
+from nixeval import (
+    LINUX_VERSION,
+    MODELS,
+    PKGS,
+    REPO,
+    NixError,
+    instantiate,
+    nix_eval,
+    nix_string,
+    project_expr,
+    sources_expr,
+)
 
 from printerfact.nodes import load_tests, to_json_model
 
@@ -29,7 +40,7 @@ TEST_NAMES = sorted(tomllib.loads(TESTS_TOML.read_text())["tests"])
 @pytest.fixture(scope="module")
 def linux(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Stands in for the pinned Linux tarball (nothing is fetched or built)."""
-    path = tmp_path_factory.mktemp("src") / "linux-6.12.64.tar.xz"
+    path = tmp_path_factory.mktemp("src") / f"linux-{LINUX_VERSION}.tar.xz"
     path.write_text("not a tarball")
     return path
 
@@ -89,6 +100,45 @@ def node_expr(
       }})"""
 
 
+# --- the repository root: bare nix-build and nix-shell -----------------------------------------
+
+
+def test_bare_nix_build_builds_the_products(linux: Path, tmp_path: Path) -> None:
+    """`nix-build` in the repository root builds the kernel and the module, nothing else (the
+    development shell was a top-level derivation beside them)."""
+    drvs = instantiate(
+        REPO / "default.nix",
+        {"pkgs": PKGS, "sources": sources_expr(linux)},
+        store=tmp_path / "store",
+    )
+    assert sorted(drvs) == [f"linux-{LINUX_VERSION}", f"printerfact-0.1.0-{LINUX_VERSION}"]
+
+
+def test_bare_nix_shell_gets_one_derivation(linux: Path, tmp_path: Path) -> None:
+    """A bare `nix-shell` reads shell.nix, or default.nix without one (nix-build.cc), and
+    refuses anything but exactly one derivation."""
+    shell = REPO / "shell.nix"
+    file = shell if shell.is_file() else REPO / "default.nix"
+    args = {"pkgs": PKGS, "sources": sources_expr(linux)}
+    drvs = instantiate(file, args, store=tmp_path / "store")
+    assert drvs == ["printerfact-shell"], "nix-shell requires a single derivation"
+    result = ev(
+        linux,
+        f"""let s = import {shell} {{ inherit pkgs; sources = {sources_expr(linux)}; }};
+            k = project.kernel; in {{
+          kdir = s.KDIR == "${{k.dev}}/lib/modules/${{k.modDirVersion}}/build";
+          rustLibSrc = "${{s.RUST_LIB_SRC}}" == "${{pkgs.rustPlatform.rustLibSrc}}";
+          inputs = map (d: d.name) s.nativeBuildInputs;
+          deps = map (d: d.name) k.moduleBuildDependencies;
+          nightly = s.rustcNightly.name;
+        }}""",
+    )
+    assert isinstance(result, dict)
+    assert result["kdir"] and result["rustLibSrc"]
+    assert result["inputs"] == ["rustc-nightly-1.86.0", "rust-bindgen-0.71.1", *result["deps"]]
+    assert result["nightly"] == "rustc-nightly-1.86.0"
+
+
 # --- callPackage, makeOverridable and .override ------------------------------------------------
 
 
@@ -123,7 +173,8 @@ def test_kernel_override_with_nixos_arguments_reaches_buildlinux(linux: Path) ->
         "fromPatch": True,
     }
     assert result["randstructSeed"] == "seed"
-    assert len(result["patches"]) == 1 and result["patches"][0].endswith("-p.patch")
+    # nixpkgs' two standard patches, then the one NixOS added.
+    assert len(result["patches"]) == 3 and result["patches"][2].endswith("-p.patch")
     assert {"kernelPatches", "features", "randstructSeed"} <= set(result["args"])
     assert result["differs"] and result["again"]
     assert result["ignored"] == []  # buildLinux has `...`: a misspelt argument would vanish
@@ -151,6 +202,84 @@ def test_callpackage_supplies_kernel_nix_arguments(linux: Path) -> None:
     assert ev(linux, 'builtins.all (n: pkgs ? ${n}) [ "lib" "buildLinux" ]') is True
 
 
+# --- the debug kernel's claims (docs/nix-api.md) ------------------------------------------------
+
+CLAIM_ROW = re.compile(r"^\| `([A-Z0-9_]+)` \| ([^ |]+) \| ([^ |]+) \|", re.M)
+
+
+def debug_claims() -> dict[str, tuple[str, str]]:
+    """docs/nix-api.md, "What the debug kernel has, on each path": option -> (Nix, portable)."""
+    doc = (REPO / "docs" / "nix-api.md").read_text()
+    _, found, rest = doc.partition("### What the debug kernel has, on each path")
+    section = rest.split("\n#", 1)[0] if found else ""
+    return {m[1]: (m[2], m[3]) for m in CLAIM_ROW.finditer(section)}
+
+
+def test_debug_kernel_claims_hold_on_nix(linux: Path) -> None:
+    """Every option of kernel/debug.config is claimed in the docs, and the Nix debug kernel is
+    asked for exactly the claimed value after nixpkgs' common config is merged in (a plain
+    "not set" claim must be an explicit answer, unless the option is one the filter drops)."""
+    claims = debug_claims()
+    debug_fragment = parse_fragment(REPO / "kernel" / "debug.config")
+    assert set(debug_fragment) <= set(claims), "options of debug.config missing from the docs"
+    result = ev(
+        linux,
+        f"""let
+          k = project.debug.kernel;
+          policy = import {REPO}/nix/kconfig-nixpkgs.nix {{ inherit (k) version; }} (builtins.foldl'
+            (a: f: a // import {REPO}/nix/kconfig.nix f) {{ }}
+            [ {" ".join(map(str, FRAGMENTS["debug"]))} ]);
+        in {{
+          settings = builtins.mapAttrs
+            (_: s: if s.tristate != null then s.tristate else s.freeform)
+            k.configfile.structuredConfig;
+          inherit (policy) dropped;
+          errors = k.configfile.modelGenerateConfig.errors;
+        }}""",
+    )
+    assert isinstance(result, dict)
+    settings, dropped = result["settings"], result["dropped"]
+    wrong = {}
+    for name, (nix, _) in claims.items():
+        got = settings.get(name)
+        ok = got == nix or (nix == "n" and got is None and name in dropped)
+        if not ok:
+            wrong[name] = (nix, got)
+    assert wrong == {}, "Nix debug kernel: option -> (claimed, asked of buildLinux)"
+    assert result["errors"] == []
+    # The portable column is what the portable flavour's fragments ask for.
+    portable: dict[str, str] = {}
+    for fragment in ("printerfact.config", "portable-boot.config", "debug.config"):
+        portable |= parse_fragment(REPO / "kernel" / fragment)
+    assert {n: c[1] for n, c in claims.items()} == {n: portable.get(n) for n in claims}
+
+
+# --- nixpkgs' standard kernel patches ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("attr", ["project.kernel", "project.debug.kernel"])
+def test_kernel_gets_nixpkgs_standard_patches(linux: Path, attr: str) -> None:
+    """pkgs/top-level/linux-kernels.nix gives every mainline kernel bridge_stp_helper and
+    request_key_helper (helper paths NixOS has); the project's kernels get the same two, the
+    very attribute sets of pkgs.linuxKernel.kernelPatches, as nixpkgs' own 6.12 does."""
+    result = ev(
+        linux,
+        f"""let k = {attr}; std = pkgs.linuxKernel.kernelPatches; in {{
+          names = map (p: p.name) k.kernelPatches;
+          same = k.kernelPatches == [ std.bridge_stp_helper std.request_key_helper ];
+          asNixpkgs = map (p: p.name) pkgs.linuxPackages_6_12.kernel.kernelPatches;
+          files = map toString k.patches;
+        }}""",
+    )
+    assert isinstance(result, dict)
+    assert result["names"] == ["bridge-stp-helper", "request-key-helper"] == result["asNixpkgs"]
+    assert result["same"] is True
+    assert [Path(f).name.split("-", 1)[1] for f in result["files"]] == [
+        "bridge-stp-helper.patch",
+        "request-key-helper.patch",
+    ]
+
+
 # --- buildLinux: arguments and passthru ------------------------------------------------------
 
 
@@ -160,26 +289,32 @@ def test_buildlinux_arguments_from_the_fragments(linux: Path, flavour: str) -> N
     fragments = " ".join(map(str, FRAGMENTS[flavour]))
     result = ev(
         linux,
-        f"""let k = {attr}; in {{
+        f"""let
+          k = {attr};
+          policy = import {REPO}/nix/kconfig-nixpkgs.nix {{ inherit (k) version; }} (builtins.foldl'
+            (a: f: a // import {REPO}/nix/kconfig.nix f) {{ }} [ {fragments} ]);
+        in {{
           inherit (k.modelArgs) version modDirVersion extraMeta;
           src = toString k.modelArgs.src;
           config = k.modelArgs.structuredExtraConfig;
-          dropped = (import {REPO}/nix/kconfig-nixpkgs.nix (builtins.foldl'
-            (a: f: a // import {REPO}/nix/kconfig.nix f) {{ }} [ {fragments} ])).dropped;
+          inherit (policy) dropped;
+          withdrawn = policy.withdrawn or {{ }};
           generate = k.configfile.modelGenerateConfig;
           configDrv = k.configfile.drvPath;
         }}""",
     )
     assert isinstance(result, dict)
     pin = json.loads((REPO / "nix" / "sources.json").read_text())["linux"]
-    assert result["version"] == result["modDirVersion"] == pin["version"] == "6.12.64"
+    assert result["version"] == result["modDirVersion"] == pin["version"] == LINUX_VERSION
     assert result["src"] == str(linux)
     assert result["extraMeta"] == {"branch": "6.12"}
     merged: dict[str, str] = {}
     for fragment in FRAGMENTS[flavour]:
         merged |= parse_fragment(fragment)
     expected = {k: v for k, v in merged.items() if k not in result["dropped"]}
-    assert set(result["config"]) == set(expected)
+    assert set(result["config"]) == set(expected) | set(result["withdrawn"])
+    for name in result["withdrawn"]:  # lib.mkForce lib.kernel.unset: no answer at all
+        assert result["config"][name]["content"] == {"tristate": None, "optional": False}, name
     for name, value in expected.items():
         item = result["config"][name]
         assert item["_type"] == "override" and item["priority"] == 50, name  # lib.mkForce
@@ -201,14 +336,13 @@ def test_buildlinux_passthru_used_by_the_module(linux: Path) -> None:
           broken = m.meta.broken;
           featuresForNixos = builtins.attrNames k.features;
           outputs = k.outputs;
-          shellKdir = project.devShell.KDIR == "${k.dev}/lib/modules/${k.modDirVersion}/build";
         }""",
     )
     assert isinstance(result, dict)
     assert result["withRust"] is True and result["broken"] is False
     assert {"rustc-wrapper-1.86.0", "rust-bindgen-0.71.1"} <= set(result["deps"])
     assert result["nativeBuildInputs"] == result["deps"]
-    assert result["kdir"] is True and result["shellKdir"] is True
+    assert result["kdir"] is True
     assert result["outputs"] == ["out", "dev"]
     assert "efiBootStub" in result["featuresForNixos"]
 
@@ -246,7 +380,8 @@ def test_nixos_boots_the_kernel_the_module_was_built_for(linux: Path, test: str,
           m = builtins.head n.config.boot.extraModulePackages;
           kdir = kernel: "KDIR=${{kernel.dev}}/lib/modules/${{kernel.modDirVersion}}/build";
         in {{
-          patched = builtins.length k.patches == 1;
+          patches = map (p: p.name) k.kernelPatches;
+          patchFiles = builtins.length k.patches;
           features = {{ inherit (k.features) extra other; }};
           booted = n.toplevel.kernel.outPath == k.outPath;
           moduleForBooted = builtins.elem (kdir k) m.makeFlags;
@@ -255,7 +390,10 @@ def test_nixos_boots_the_kernel_the_module_was_built_for(linux: Path, test: str,
         }}""",
     )
     assert isinstance(result, dict)
-    assert result["patched"] and result["features"] == {"extra": True, "other": True}
+    # nixpkgs' two standard patches first (as for every mainline kernel), then boot.kernelPatches.
+    assert result["patches"] == ["bridge-stp-helper", "request-key-helper", "extra"]
+    assert result["patchFiles"] == 3
+    assert result["features"] == {"extra": True, "other": True}
     assert result["booted"]
     assert result["moduleForBooted"], (
         "printerfact.ko is built against another kernel than the one booted"
@@ -451,6 +589,118 @@ services = { load = "exec stress-ng --cpu 1" }
     ]
     assert result["servicePath"] == result["packages"]
     assert result["trinity"] and result["stressNg"]
+
+
+def _made_up_tests(tmp_path: Path, toml: str) -> Path:
+    path = tmp_path / "tests.toml"
+    path.write_text(toml)
+    for name in tomllib.loads(toml)["tests"]:
+        (tmp_path / f"{name}.py").write_text(f"start_all()  # {name}\n")
+    return path
+
+
+def test_test_level_options_reach_runnixostest(linux: Path, tmp_path: Path) -> None:
+    """globalTimeout, skipTypeCheck, skipLint and extraPythonPackages (PyPI names, mapped to
+    nixpkgs' attributes as PEP 503 normalises them) are runNixOSTest's own options."""
+    toml = _made_up_tests(
+        tmp_path,
+        """
+[tests.custom]
+globalTimeout = 600
+skipTypeCheck = true
+skipLint = true
+extraPythonPackages = ["PyYAML", "typing_extensions", "Python.DateUtil"]
+[tests.custom.nodes.machine]
+[tests.plain.nodes.machine]
+""",
+    )
+    result = ev(
+        linux,
+        f"""let tests = import {REPO}/test.nix {{ inherit pkgs; sources = {{ }};
+              linuxPackages = project.linuxPackages; testsFile = {toml}; }};
+            opts = t: {{
+              inherit (t.config) globalTimeout skipTypeCheck skipLint;
+              python = map (p: p.name) (t.config.extraPythonPackages pkgs.python3Packages);
+              mypy = builtins.elem pkgs.mypy t.driver.nativeBuildInputs;
+              lint = t.driver.lint;
+              driverPython = map (p: p.name) t.driver.buildInputs;
+            }};
+        in builtins.mapAttrs (_: opts) tests""",
+    )
+    assert result == {
+        "custom": {
+            "globalTimeout": 600,
+            "skipTypeCheck": True,
+            "skipLint": True,
+            "python": [
+                "python3.13-pyyaml-6.0.2",
+                "python3.13-typing-extensions-4.14.1",
+                "python3.13-python-dateutil-2.9.0.post0",
+            ],
+            "mypy": False,
+            "lint": "",
+            "driverPython": [
+                "python3.13-pyyaml-6.0.2",
+                "python3.13-typing-extensions-4.14.1",
+                "python3.13-python-dateutil-2.9.0.post0",
+            ],
+        },
+        # nixpkgs' defaults (driver.nix): one hour, type check and lint on, no extra packages.
+        "plain": {
+            "globalTimeout": 3600,
+            "skipTypeCheck": False,
+            "skipLint": False,
+            "python": [],
+            "mypy": True,
+            "lint": "1",
+            "driverPython": [],
+        },
+    }
+
+
+def test_unknown_python_package_fails_as_in_nixpkgs(linux: Path, tmp_path: Path) -> None:
+    toml = _made_up_tests(
+        tmp_path, '[tests.t]\nextraPythonPackages = ["no-such-project"]\n[tests.t.nodes.m]\n'
+    )
+    with pytest.raises(NixError, match="attribute 'no-such-project' missing"):
+        ev(
+            linux,
+            f"""(import {REPO}/test.nix {{ inherit pkgs; sources = {{ }};
+              linuxPackages = project.linuxPackages; testsFile = {toml}; }}).t.drvPath""",
+        )
+
+
+def test_nodes_named_as_nixpkgs_names_them(linux: Path, tmp_path: Path) -> None:
+    """`a-b` and `one_two` are valid nodes: NixOS's hostName is the attribute name, the driver
+    calls them a_b and one_two; a test without nodes is a valid test; a single node is also
+    `machine` to the script."""
+    toml = _made_up_tests(
+        tmp_path,
+        """
+[tests.pair.nodes.a-b]
+[tests.pair.nodes.one_two]
+[tests.solo.nodes.server]
+[tests.none]
+""",
+    )
+    result = ev(
+        linux,
+        f"""let tests = import {REPO}/test.nix {{ inherit pkgs; sources = {{ }};
+              linuxPackages = project.linuxPackages; testsFile = {toml}; }};
+        in builtins.mapAttrs (_: t: {{
+          hostNames = builtins.mapAttrs (_: n: n.networking.hostName) t.config.nodes;
+          machineNames = t.driver.machineNames;
+          systems = map (n: n.toplevel.drvPath) (builtins.attrValues t.config.nodesEvaluated);
+          drv = t.drvPath;
+        }}) tests""",
+    )
+    assert isinstance(result, dict)
+    assert result["pair"]["hostNames"] == {"a-b": "a-b", "one_two": "one_two"}
+    assert result["pair"]["machineNames"] == ["a_b", "one_two"]
+    assert result["solo"]["machineNames"] == ["server", "machine"]
+    assert result["none"]["hostNames"] == {} and result["none"]["machineNames"] == []
+    for test in result.values():
+        assert test["drv"].endswith(".drv")
 
 
 def test_runnixostest_model_rejects_what_nixpkgs_rejects(linux: Path) -> None:

@@ -258,10 +258,8 @@ def test_monitor_without_greeting_cleans_up_and_is_a_vm_crash(
         # A real QEMU that connects the monitor socket but never speaks HMP on it.
         i = argv.index("chardev=monitor,mode=readline")
         argv[i - 1 : i + 1] = ["-serial", "chardev:monitor"]
-        sockets = {"serial": qc.serial_socket, "monitor": qc.monitor_socket}
-        sockets["shell"] = qc.shell_socket
         with pytest.raises(VMCrashed, match="monitor did not answer"):
-            session.VmSession("machine", argv, sockets, tmp_path / "c.log", print, print)
+            session.VmSession("machine", argv, qc.sockets(), tmp_path / "c.log", print, print)
         assert _qemu_pids_using(d.tmp_dir) == []
 
         def readers() -> list[str]:

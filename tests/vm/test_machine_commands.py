@@ -85,10 +85,18 @@ def test_check_output_and_check_return(machine: Machine) -> None:
     assert machine.execute("echo x; exit 5", check_return=False) == (-1, "x\n")
 
 
-def test_background_jobs_do_not_hold_the_channel(machine: Machine) -> None:
+def test_a_background_job_is_waited_for_until_it_closes_stdout(machine: Machine) -> None:
+    # nixpkgs' execute: "It will wait for stdout to be closed.  If the command detaches, it
+    # must close stdout."
     t0 = time.monotonic()
-    machine.succeed("sleep 300 &")
+    assert machine.succeed("(echo ONE; sleep 3; echo TWO) &") == "ONE\nTWO\n"
+    assert time.monotonic() - t0 >= 3
+    t0 = time.monotonic()
+    machine.succeed("sleep 300 >/dev/null &")
     assert time.monotonic() - t0 < 5
+    # Held open past the timeout: the reply ends there (nixpkgs would wait for good).
+    status, out = machine.execute("(echo ONE; sleep 300) &", timeout=2)
+    assert (status, out) == (124, "ONE\n")
 
 
 def test_wait_until_succeeds_and_fails(machine: Machine) -> None:
@@ -147,7 +155,9 @@ def test_console_text_log_and_send_console(machine: Machine) -> None:
     with pytest.raises(RequestedAssertionFailed, match="did not appear"):
         machine.wait_for_console_text("never-printed-xyz", timeout=1)
     # Characters reach the guest's ttyS0 ...
-    machine.succeed('rm -f /tmp/typed; (read -r line </dev/ttyS0; echo "$line" > /tmp/typed) &')
+    machine.succeed(
+        'rm -f /tmp/typed; (read -r line </dev/ttyS0; echo "$line" > /tmp/typed) >/dev/null &'
+    )
     machine.send_console("typed-8d1\n")
     machine.wait_for_file("/tmp/typed", timeout=30)
     assert machine.succeed("cat /tmp/typed") == "typed-8d1\n"
@@ -158,7 +168,9 @@ def test_console_text_log_and_send_console(machine: Machine) -> None:
 
 
 def test_monitor(machine: Machine) -> None:
-    assert "running" in machine.send_monitor_command("info status")
+    reply = machine.send_monitor_command("info status")
+    # As nixpkgs: everything up to and including the prompt.
+    assert "VM status: running\r\n" in reply and reply.endswith("(qemu) "), repr(reply)
 
 
 def test_copy_from_host_and_vm(machine: Machine, driver: Driver, tmp_path: Path) -> None:

@@ -1,8 +1,11 @@
 """What testscripts/conformance.py cannot show on both paths: systemd's formats and exit codes
-in detail, a unix stream socket, block() with two VLANs, the disk across driver runs."""
+in detail, the boot's targets in their order, the base file system in detail, a unix stream
+socket, block() with two VLANs, the disk across driver runs and without a disk."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 import subprocess
 import time
@@ -18,6 +21,25 @@ from printerfact.nodes import NodeSpec
 
 pytestmark = pytest.mark.vm
 
+# The targets the boot reaches, in the order systemd reaches them, and their Descriptions.
+BOOT_TARGETS = {
+    "slices.target": "Slice Units",
+    "swap.target": "Swaps",
+    "local-fs-pre.target": "Preparation for Local File Systems",
+    "local-fs.target": "Local File Systems",
+    "sysinit.target": "System Initialization",
+    "sockets.target": "Socket Units",
+    "timers.target": "Timer Units",
+    "paths.target": "Path Units",
+    "basic.target": "Basic System",
+    "network.target": "Network",
+    "remote-fs.target": "Remote File Systems",
+    "nss-lookup.target": "Host and Network Name Lookups",
+    "nss-user-lookup.target": "User and Group Name Lookups",
+    "getty.target": "Login Prompts",
+    "multi-user.target": "Multi-User System",
+}
+
 NODE = NodeSpec(
     "machine",
     module_at_boot=False,
@@ -28,6 +50,13 @@ NODE = NodeSpec(
         "broken": "echo broken-says-hi; exit 3",
         "forker": "sleep 4242 & exec sleep 4343",
         "chatty": "seq 300; exit 4",
+        # What a service sees of the boot's targets as it starts: the jobs first, then each
+        # target's state; then a start of default.target, which waits for the boot's job.
+        "prober": "systemctl list-jobs > /run/probe.jobs;"
+        f" for t in {' '.join(BOOT_TARGETS)} default.target; do"
+        ' echo "$t $(systemctl is-active "$t" || :)"; done > /run/probe.states;'
+        " systemctl start default.target || :;"
+        " { systemctl is-active default.target || :; } > /run/probe.started",
     },
 )
 
@@ -38,6 +67,100 @@ def machine(driver_for: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         m = d.machines[0]
         m.wait_for_unit("multi-user.target")
         yield m
+
+
+def test_the_standard_targets_as_systemctl_shows_them(machine: Machine) -> None:
+    # nixos/tests/kernel-rust.nix starts with this: NixOS links default.target to
+    # multi-user.target, so the alias shows the real unit's Id and both Names.
+    machine.wait_for_unit("default.target")
+    show = "systemctl show -p Id,Names,Description,LoadState,ActiveState,SubState"
+    assert machine.succeed(f"{show} default.target") == (
+        "Id=multi-user.target\nNames=multi-user.target default.target\n"
+        "Description=Multi-User System\nLoadState=loaded\nActiveState=active\nSubState=active\n"
+    )
+    assert machine.systemctl("is-active default.target") == (0, "active\n")
+    assert machine.succeed("systemctl status default.target").startswith(
+        "● multi-user.target - Multi-User System\n"
+    )
+    for target, description in BOOT_TARGETS.items():
+        machine.wait_for_unit(target)
+        names = target + (" default.target" if target == "multi-user.target" else "")
+        assert machine.succeed(f"{show} {target}") == (
+            f"Id={target}\nNames={names}\nDescription={description}\n"
+            "LoadState=loaded\nActiveState=active\nSubState=active\n"
+        )
+    row = f"  {'basic.target':<40} {'loaded':<9} {'active':<8} {'active':<8} Basic System\n"
+    assert row in machine.succeed("systemctl list-units")
+
+
+def test_network_online_target_waits_for_a_start(machine: Machine) -> None:
+    # NixOS >= 25.05: nothing in a test VM pulls it in (no default gateway); tests start it.
+    show = "systemctl show -p Id,Description,LoadState,ActiveState,SubState network-online.target"
+    assert machine.succeed(show) == (
+        "Id=network-online.target\nDescription=Network is Online\nLoadState=loaded\n"
+        "ActiveState=inactive\nSubState=dead\n"
+    )
+    with pytest.raises(RequestedAssertionFailed, match="inactive and there are no pending jobs"):
+        machine.wait_for_unit("network-online.target", timeout=30)
+    assert "network-online.target" not in machine.succeed("systemctl list-units")
+    assert "network-online.target" in machine.succeed("systemctl list-units --all")
+    assert machine.systemctl("start network-online.target") == (0, "")
+    machine.wait_for_unit("network-online.target")
+    assert machine.get_unit_property("network-online.target", "SubState") == "active"
+    # Logged as the boot's targets are (read without consuming: other tests wait for text).
+    deadline = time.monotonic() + 30
+    while "Reached target network-online.target" not in machine.get_console_log():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_the_boot_reaches_the_targets_in_systemds_order(machine: Machine) -> None:
+    log = machine.get_console_log()
+    reached = re.findall(r"^systemd\[1\]: Reached target (\S+) - (.*)\.\r?$", log, re.M)
+    assert reached[: len(BOOT_TARGETS)] == list(BOOT_TARGETS.items())
+    # Services start after basic.target (systemd's default dependencies) and are started
+    # before multi-user.target is reached.
+    basic = log.index("Reached target basic.target")
+    started = log.index("systemd[1]: Started sleeper.service.")
+    assert basic < started < log.index("Reached target multi-user.target")
+
+
+def test_each_boot_target_has_a_start_job_until_it_is_reached(machine: Machine) -> None:
+    # A service starts during the boot: whatever it finds, a target that is not active yet
+    # has a pending start job (so wait_for_unit waits for it instead of raising), and a start
+    # of one returns once the boot reached it.  The jobs are read before the states: a target
+    # inactive then was inactive when its jobs were read.
+    machine.wait_until_succeeds("test -e /run/probe.started", timeout=60)
+    jobs = machine.succeed("cat /run/probe.jobs")
+    for line in machine.succeed("cat /run/probe.states").splitlines():
+        target, state = line.split()
+        unit = "multi-user.target" if target == "default.target" else target  # jobs name it
+        assert state == "active" or f" {unit} " in jobs, (target, state, jobs)
+    assert machine.succeed("cat /run/probe.started") == "active\n"
+
+
+def test_nixos_base_file_system(machine: Machine) -> None:
+    # What NixOS's stage 2, activation and systemd-tmpfiles make (tmp.conf, var.conf,
+    # systemd.conf, 00-nixos.conf; /var/empty immutable, nixos/tests/activation/var.nix).
+    paths = "/tmp /var/tmp /var/empty /root /var/lib/private /run/lock /run/user /var/cache /var/db"
+    assert machine.succeed(f"stat -c '%a %U:%G %n' {paths}") == (
+        "1777 root:root /tmp\n1777 root:root /var/tmp\n555 root:root /var/empty\n"
+        "700 root:root /root\n700 root:root /var/lib/private\n755 root:root /run/lock\n"
+        "755 root:root /run/user\n755 root:root /var/cache\n755 root:root /var/db\n"
+    )
+    assert machine.succeed("lsattr -d /var/empty") == "----i---------e------- /var/empty\n"
+    assert "Operation not permitted" in machine.fail("touch /var/empty/x 2>&1")
+    assert machine.succeed("for l in /var/run /var/lock /etc/mtab; do readlink $l; done") == (
+        "/run\n/run/lock\n/proc/mounts\n"
+    )
+    assert "/var ext4" in machine.succeed("cat /etc/mtab")
+
+
+def test_etc_hosts_as_nixos_writes_it(machine: Machine) -> None:
+    # networking.nix's lines, then the test network's: the node on its first VLAN.
+    assert machine.succeed("cat /etc/hosts") == (
+        "127.0.0.1 localhost\n::1 localhost\n127.0.0.2 machine\n192.168.1.1 machine\n"
+    )
 
 
 def test_systemctl_show_formats(machine: Machine) -> None:
@@ -216,6 +339,10 @@ def test_the_disk_survives_a_crash_and_is_kept_across_runs_only_if_asked(
         m = d.machines[0]
         files = "/var/lib/kept /root/kept /etc/kept /tmp/kept /home/alice/kept"
         assert m.succeed(f"cat {files}") == "var\nafter-crash\nroot\netc\ntmp\nhome\n"
+        # The base file system of the first boot, /etc's links written again over themselves.
+        assert m.succeed("lsattr -d /var/empty; readlink /etc/mtab") == (
+            "----i---------e------- /var/empty\n/proc/mounts\n"
+        )
         m.fail("dmesg | grep -q 'recovery complete'")
         # /etc is the image's again at each boot, as NixOS's activation makes it.
         assert "PF_HOSTNAME=machine" in m.succeed("cat /etc/printerfact/node.env")
@@ -227,6 +354,23 @@ def test_the_disk_survives_a_crash_and_is_kept_across_runs_only_if_asked(
             "alice 700\nroot 1777\nroot 700\n"
         )
     assert not d.tmp_dir.exists()
+
+
+def test_without_a_disk_the_base_file_system_is_the_images(driver_for: Any, tmp_path: Path) -> None:
+    with driver_for(tmp_path) as d:
+        m: Machine = d.machines[0]
+        m.config = dataclasses.replace(m.config, disk_size_mb=None)
+        m.start()
+        m.wait_for_console_text("rc: no disk", timeout=60)
+        assert m.succeed("stat -c '%a %U:%G %n' /tmp /var/tmp /var/empty /root") == (
+            "1777 root:root /tmp\n1777 root:root /var/tmp\n555 root:root /var/empty\n"
+            "700 root:root /root\n"
+        )
+        assert m.succeed("for l in /var/run /var/lock /etc/mtab; do readlink $l; done") == (
+            "/run\n/run/lock\n/proc/mounts\n"
+        )
+        # The initramfs's tmpfs keeps no inode flags (no TMPFS_XATTR in the kernel).
+        assert "Operation not supported" in m.fail("lsattr -d /var/empty 2>&1")
 
 
 def test_a_reboot_without_allow_reboot_ends_qemu(driver_for: Any, tmp_path: Path) -> None:

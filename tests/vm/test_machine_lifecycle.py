@@ -102,10 +102,11 @@ def test_test_symbols_and_script(driver_for: Any, tmp_path: Path) -> None:
     """
     with driver_for(tmp_path, nodes=nodes, script=script, junit_xml=tmp_path / "j.xml") as d:
         symbols = d.test_symbols()
-        # nixpkgs' driver symbols but create_machine, the node, and `machine` for one node.
+        # Both channels' driver symbols (and QemuMachine), the node, and `machine` for one node.
         expected = {
             "start_all", "join_all", "subtest", "retry", "polling_condition", "machines",
-            "vlans", "t", "log", "driver", "Machine", "test_script", "run_tests",
+            "machines_qemu", "machines_nspawn", "vlans", "t", "log", "driver", "Machine",
+            "BaseMachine", "QemuMachine", "create_machine", "debug", "test_script", "run_tests",
             "serial_stdout_on", "serial_stdout_off", "os", "web_1", "machine",
         }  # fmt: skip
         assert set(symbols) == expected

@@ -4,7 +4,9 @@ An entry is built in a temporary sibling directory and renamed into place, then 
 written last.  A directory without its marker (a build killed half-way, a disk that filled up) is
 treated as torn: it is deleted and rebuilt, never used.  Builders hold an exclusive lock on
 `<entry>.lock`, so a second run (another clone, CI, a test) waits instead of deleting an entry
-that is still being built.
+that is still being built.  A process that uses an entry holds a shared lock on it until it
+exits (`hold`), so `printerfact cache gc` (cache_gc.py) never removes what a build or a test
+run is using; `.last-used` records each use.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 MARKER = ".complete"
+LAST_USED = ".last-used"
+_TMP = re.compile(r"\.tmp-(\d+)$")
+_held: dict[Path, TextIO] = {}  # entry -> its lock file, open with a shared lock
 
 
 def content_key(parts: dict[str, object]) -> str:
@@ -62,11 +69,69 @@ def is_complete(entry: Path) -> bool:
     return (entry / MARKER).is_file()
 
 
+def _lock_path(entry: Path) -> Path:
+    return entry.with_name(entry.name + ".lock")
+
+
+def hold(entry: Path) -> bool:
+    """Take a shared lock on a complete entry for the rest of this process, and note its use;
+    False if it is gone (a collection got there first) and must be built again."""
+    if entry not in _held:
+        lock = open(_lock_path(entry), "a")  # noqa: SIM115 - held until the process exits
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        _held[entry] = lock
+    if not is_complete(entry):
+        _held.pop(entry).close()
+        return False
+    (entry / LAST_USED).touch()
+    return True
+
+
+def last_used(entry: Path) -> float:
+    for stamp in (entry / LAST_USED, entry / MARKER, entry):
+        try:
+            return stamp.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def in_use(entry: Path) -> bool:
+    """Held by a process: being built, or taken by a run (`hold`).  A build's temporary
+    directory is in use while its process lives."""
+    if m := _TMP.search(entry.name):
+        return Path(f"/proc/{m[1]}").exists()
+    try:
+        with open(_lock_path(entry), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
+
+
+def remove_unless_held(entry: Path) -> bool:
+    """Delete `entry` (and its lock file) unless a process holds it; True if deleted."""
+    if _TMP.search(entry.name):
+        if in_use(entry):
+            return False
+        shutil.rmtree(entry, ignore_errors=True)
+        return True
+    lock_path = _lock_path(entry)
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(entry, ignore_errors=True)
+        lock_path.unlink(missing_ok=True)
+    return True
+
+
 @contextlib.contextmanager
 def locked(entry: Path) -> Iterator[None]:
     """Hold the entry's build lock (released by the kernel if the process dies)."""
     entry.parent.mkdir(parents=True, exist_ok=True)
-    with open(entry.with_name(entry.name + ".lock"), "w") as lock:
+    with open(_lock_path(entry), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -76,18 +141,15 @@ def locked(entry: Path) -> Iterator[None]:
 
 
 def ensure_entry(entry: Path, build: Callable[[Path], None]) -> Path:
-    """Return `entry`, building it with `build(tmp_dir)` unless a complete one exists.
+    """Return `entry`, building it with `build(tmp_dir)` unless a complete one exists; the
+    entry is held (`hold`) for the rest of the process.
 
     `build` fills the temporary directory it is given; only when it returns is the directory
     renamed to `entry` and marked complete.  Tools that record absolute paths (the kernel's
     O= build dir does) must be given the final path instead: see `ensure_entry_in_place`.
     """
-    if is_complete(entry):
-        return entry
-    with locked(entry):
-        if is_complete(entry):  # built by whoever held the lock before us
-            return entry
-        discard_torn(entry)
+
+    def aside(entry: Path) -> None:
         tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -97,8 +159,8 @@ def ensure_entry(entry: Path, build: Callable[[Path], None]) -> Path:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        (entry / MARKER).write_text("ok\n")
-    return entry
+
+    return _ensure(entry, aside)
 
 
 def ensure_entry_in_place(entry: Path, build: Callable[[Path], None]) -> Path:
@@ -107,15 +169,21 @@ def ensure_entry_in_place(entry: Path, build: Callable[[Path], None]) -> Path:
     The marker is what makes the entry valid; a killed build leaves no marker, so the next run
     sees a torn entry and starts over.
     """
-    if is_complete(entry):
-        return entry
-    with locked(entry):
-        if is_complete(entry):
-            return entry
-        discard_torn(entry)
+
+    def in_place(entry: Path) -> None:
         entry.mkdir(parents=True)
         build(entry)
-        (entry / MARKER).write_text("ok\n")
+
+    return _ensure(entry, in_place)
+
+
+def _ensure(entry: Path, make: Callable[[Path], None]) -> Path:
+    while not (is_complete(entry) and hold(entry)):
+        with locked(entry):
+            if not is_complete(entry):  # else built by whoever held the lock before us
+                discard_torn(entry)
+                make(entry)
+                (entry / MARKER).write_text("ok\n")
     return entry
 
 

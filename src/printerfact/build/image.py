@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from printerfact.nodes import NodeSpec, TestSpec
 
-from . import cache, cpio, distro, packages, paths
+from . import basefs, cache, cpio, distro, packages, paths
 from .cpio import CpioWriter
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def _guest_files() -> list[Path]:
     return sorted(p for p in paths.GUEST_DIR.iterdir() if p.is_file())
 
 
-def ensure_base_image(module_ko: Path, release: str) -> Path:
+def base_image_entry(module_ko: Path, release: str) -> Path:
+    """The cache entry of the base image with `module_ko` (builds nothing)."""
     busybox = find_busybox()
     bash = find_bash()
     key = cache.content_key(
@@ -75,12 +76,19 @@ def ensure_base_image(module_ko: Path, release: str) -> Path:
             "module": cache.file_digest(module_ko),
             "facts": cache.file_digest(FACTS),
             "release": release,
-            "recipe": cache.recipe_digest(__file__, cpio.__file__),
+            "recipe": cache.recipe_digest(__file__, cpio.__file__, basefs.__file__),
         }
     )
-    entry = paths.cache_root() / "image" / key
+    return paths.cache_root() / "image" / key
+
+
+def ensure_base_image(module_ko: Path, release: str) -> Path:
+    entry = base_image_entry(module_ko, release)
     cache.ensure_entry(
-        entry, lambda d: write_base_image(d / "initrd.cpio", busybox, bash, module_ko, release)
+        entry,
+        lambda d: write_base_image(
+            d / "initrd.cpio", find_busybox(), find_bash(), module_ko, release
+        ),
     )
     return entry / "initrd.cpio"
 
@@ -91,14 +99,13 @@ def write_base_image(dest: Path, busybox: Path, bash: Path, module_ko: Path, rel
     ).stdout.split()
     with dest.open("wb") as f:
         w = CpioWriter(f)
-        for d in ("dev", "proc", "sys", "run", "home", "etc", "sbin", "usr/bin", "usr/sbin"):
+        for d in ("dev", "proc", "sys", "run", "sbin", "usr/bin", "usr/sbin"):
             w.directory(d)
-        # Also the mount points of the node's disk (guest/rc.sh) and what they hold without one.
-        w.directory("root", 0o700)
-        w.directory("tmp", 0o1777)
-        for d in ("srv", "opt", "var/lib", "var/log"):
-            w.directory(d)
-        w.directory("var/empty", 0o555)
+        # NixOS's, with the mount points of the node's disk (guest/rc.sh).
+        for d, mode in basefs.DIRS.items():
+            w.directory(d, mode)
+        for link, target in basefs.LINKS.items():
+            w.symlink(link, target)
         w.char_device("dev/console", 5, 1)  # init's stdio before devtmpfs is mounted
         w.file("bin/busybox", busybox.read_bytes(), 0o755)
         for applet in applets:
@@ -161,7 +168,10 @@ def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
     w = CpioWriter(buf)
     w.file("etc/printerfact/node.env", node_env(test, node).encode())
     w.file("etc/hostname", f"{node.name}\n".encode())
-    hosts = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in test.hosts().items()]
+    # As NixOS writes it: networking.nix's lines, then the test network's (nixos/lib/testing/
+    # network.nix), one per node with a VLAN, in the order of its node set (by name).
+    hosts = ["127.0.0.1 localhost", "::1 localhost", f"127.0.0.2 {node.name}"]
+    hosts += [f"{ip} {name}" for name, ip in sorted(test.hosts().items())]
     w.file("etc/hosts", ("\n".join(hosts) + "\n").encode())
     passwd, group = _passwd(node.users)
     w.file("etc/passwd", passwd)
@@ -173,11 +183,10 @@ def node_archive(test: TestSpec, node: NodeSpec) -> bytes:
 
 
 def node_initrd(artifacts: Artifacts, test: TestSpec, node: NodeSpec, dest_dir: Path) -> Path:
-    """Write `<node>.initrd` (base image + the node's package segments + node archive) into
-    dest_dir and return its path."""
-    segments = [
-        packages.ensure_segment(p) for p in node.packages if p not in packages.IN_BASE_IMAGE
-    ]
+    """Write `<node>.initrd` (base image + the package segments of every node and of this one +
+    node archive) into dest_dir and return its path."""
+    wanted = (*packages.EVERY_NODE, *node.packages)
+    segments = [packages.ensure_segment(p) for p in wanted if p not in packages.IN_BASE_IMAGE]
     dest = dest_dir / f"{node.name}.initrd"
     with dest.open("wb") as out:
         for part in (artifacts.initrd, *segments):

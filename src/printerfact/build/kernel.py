@@ -79,19 +79,27 @@ def _tree_identity(tree: Path) -> str:
     return f"tree:{tree.resolve()}:{newest}"
 
 
-def unpacked_source(src: Path) -> tuple[Path, str]:
-    """(source tree, identity) for a tarball (extracted into the cache) or a directory."""
+def source_identity(src: Path) -> tuple[str, Path | None]:
+    """What identifies the source in the kernel's key, and the cache entry a tarball is
+    extracted into (None for a tree, used where it is); builds nothing."""
     if src.is_dir():
         if not (src / "Makefile").is_file():
             raise KernelSourceError(f"{src} is not a kernel source tree (no Makefile)")
-        return src, _tree_identity(src)
+        return _tree_identity(src), None
     if not src.is_file():
         raise KernelSourceError(
             f"kernel source {src} not found. Install: apt-get install linux-source-6.12, "
             "or point PRINTERFACT_KERNEL_SRC at a 6.12.y tarball or tree"
         )
     digest = _memo_digest(src)
-    entry = paths.cache_root() / "src" / digest[:24]
+    return f"tarball:{digest}", paths.cache_root() / "src" / digest[:24]
+
+
+def unpacked_source(src: Path) -> tuple[Path, str]:
+    """(source tree, identity) for a tarball (extracted into the cache) or a directory."""
+    identity, entry = source_identity(src)
+    if entry is None:
+        return src, identity
 
     def extract(dest: Path) -> None:
         # GNU tar: faster than tarfile, and tarfile's `filter` is missing before Python 3.11.4
@@ -105,7 +113,7 @@ def unpacked_source(src: Path) -> tuple[Path, str]:
         )
 
     cache.ensure_entry(entry, extract)
-    return entry / "linux", f"tarball:{digest}"
+    return entry / "linux", identity
 
 
 def kernel_version(tree: Path) -> tuple[int, int, int]:
@@ -137,11 +145,19 @@ def build_key(identity: str, toolchain: Toolchain, flavour: Flavour) -> str:
     )
 
 
+def kernel_entry(identity: str, toolchain: Toolchain, flavour: Flavour) -> Path:
+    return paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour)
+
+
 def ensure_kernel(toolchain: Toolchain, flavour: Flavour, jobs: int | None = None) -> KernelBuild:
     tree, identity = unpacked_source(source_path())
     check_version(kernel_version(tree))
-    entry = paths.cache_root() / "kernel" / build_key(identity, toolchain, flavour)
+    entry = kernel_entry(identity, toolchain, flavour)
     cache.ensure_entry_in_place(entry, lambda d: _build(tree, d, toolchain, flavour, jobs))
+    return built_kernel(entry, flavour, tree)
+
+
+def built_kernel(entry: Path, flavour: Flavour, tree: Path) -> KernelBuild:
     return KernelBuild(
         kernel_image=entry / flavour.boot_image,
         release=(entry / "release").read_text().strip(),

@@ -20,6 +20,21 @@ def is_source(path: Path) -> bool:
     return path.name in _SOURCE_NAMES or path.suffix in _SOURCE_SUFFIXES
 
 
+def module_entry(kbuild_dir: Path, toolchain: Toolchain, src: Path = paths.MODULE_DIR) -> Path:
+    """The cache entry of the modules of `src` built against `kbuild_dir` (builds nothing)."""
+    if not (src / "Kbuild").is_file():
+        raise FileNotFoundError(f"{src} has no Kbuild: not a module source directory")
+    key = cache.content_key(
+        {
+            "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
+            "kernel": str(kbuild_dir),
+            "toolchain": toolchain.identity,
+            "recipe": cache.recipe_digest(__file__),
+        }
+    )
+    return paths.cache_root() / "module" / key
+
+
 def ensure_module(
     kernel: KernelBuild,
     toolchain: Toolchain,
@@ -28,17 +43,7 @@ def ensure_module(
 ) -> Path:
     """Return the path of `<name>.ko` built from `src` against `kernel` (every module of `src`
     is built and kept in the same cache entry)."""
-    if not (src / "Kbuild").is_file():
-        raise FileNotFoundError(f"{src} has no Kbuild: not a module source directory")
-    key = cache.content_key(
-        {
-            "module": cache.tree_digest(src, ignore=lambda p: not is_source(p)),
-            "kernel": str(kernel.build_dir),
-            "toolchain": toolchain.identity,
-            "recipe": cache.recipe_digest(__file__),
-        }
-    )
-    entry = paths.cache_root() / "module" / key
+    entry = module_entry(kernel.build_dir, toolchain, src)
 
     def build(dest: Path) -> None:
         work = dest / "src"

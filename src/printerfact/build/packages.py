@@ -21,6 +21,11 @@ from .cpio import CpioWriter
 DEBIAN_PACKAGES: dict[str, str] = {"trinity": "trinity", "stress-ng": "stress-ng"}
 IN_BASE_IMAGE = frozenset({"busybox"})
 KNOWN = IN_BASE_IMAGE | frozenset(DEBIAN_PACKAGES)
+# Debian package -> the only programs taken from it, in every node's initrd (no node asks for
+# them): NixOS has them on PATH (e2fsprogs comes with its ext4 root file system).  Just these,
+# as every node's boot unpacks them: lsattr and chattr and their libraries are 2.2 MB, all of
+# e2fsprogs twice that.
+EVERY_NODE: dict[str, frozenset[str]] = {"e2fsprogs": frozenset({"chattr", "lsattr"})}
 
 _BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
 # `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` and `/lib64/ld-linux-x86-64.so.2 (...)`
@@ -73,11 +78,22 @@ def shared_libraries(program: Path) -> list[Path]:
     return [Path(m[1]) for m in map(_LDD_PATH.search, proc.stdout.splitlines()) if m]
 
 
+def _debian_package(name: str) -> str:
+    if name in EVERY_NODE:
+        return name
+    if name not in DEBIAN_PACKAGES:
+        raise PackageError(f"no Debian package for node package {name!r}")
+    return DEBIAN_PACKAGES[name]
+
+
 def segment(name: str) -> bytes:
-    """The cpio segment of node package `name` (programs + shared libraries)."""
-    deb = DEBIAN_PACKAGES[name]
+    """The cpio segment of node package `name` (programs + shared libraries), or of the
+    programs an EVERY_NODE package gives every node."""
+    only = EVERY_NODE.get(name)
     files: dict[Path, None] = {}
-    for program in programs(deb):
+    for program in programs(_debian_package(name)):
+        if only is not None and program.name not in only:
+            continue
         files[program] = None
         files.update(dict.fromkeys(shared_libraries(program)))
     buf = io.BytesIO()
@@ -90,15 +106,19 @@ def segment(name: str) -> bytes:
     return buf.getvalue()
 
 
-def ensure_segment(name: str) -> Path:
-    """The cached segment of node package `name`; rebuilt when the Debian package changes."""
-    if name not in DEBIAN_PACKAGES:
-        raise PackageError(f"no Debian package for node package {name!r}")
-    deb = DEBIAN_PACKAGES[name]
+def segment_entry(name: str) -> Path:
+    """The cache entry of node package `name`'s (or EVERY_NODE package's) segment (builds
+    nothing)."""
+    deb = _debian_package(name)
     key = cache.content_key(
         {"package": deb, "version": installed_version(deb), "recipe": cache.recipe_digest(__file__)}
     )
-    entry = paths.cache_root() / "packages" / f"{name}-{key}"
+    return paths.cache_root() / "packages" / f"{name}-{key}"
+
+
+def ensure_segment(name: str) -> Path:
+    """The cached segment of node package `name`; rebuilt when the Debian package changes."""
+    entry = segment_entry(name)
 
     def build(dest: Path) -> None:
         (dest / "segment.cpio").write_bytes(segment(name))

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from . import distro, paths, progress, toolchain
@@ -153,6 +156,40 @@ def ensure_venv() -> None:
         unit=None,
     )
     VENV_STAMP.write_text(venv_stamp())
+
+
+def missing_python_packages(names: Sequence[str]) -> list[str]:
+    """The PyPI distributions among `names` that this interpreter cannot import from."""
+    missing = []
+    for name in names:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def ensure_python_packages(names: Sequence[str]) -> None:
+    """A test's `extraPythonPackages`, installed into the running venv (pip's cache keeps the
+    downloads; what is installed stays installed, so a second run checks and returns)."""
+    missing = missing_python_packages(names)
+    if not missing:
+        return
+    if sys.prefix == sys.base_prefix:
+        raise ProvisionError(
+            f"extraPythonPackages {', '.join(missing)} are not installed and this Python is"
+            " no venv: run the runner from the project's venv (.venv/bin/printerfact)"
+        )
+    try:
+        progress.run_logged(
+            [sys.executable, "-m", "pip", "install", *missing],
+            log=paths.cache_root() / "logs" / "pip-install-extra.log",
+            label=f"provision: pip install {' '.join(missing)} (extraPythonPackages)",
+            unit=None,
+        )
+    except progress.BuildError as e:
+        raise ProvisionError(f"cannot install extraPythonPackages {missing}: {e}") from e
+    importlib.invalidate_caches()
 
 
 def provision(*, nix_tools: bool = True) -> None:

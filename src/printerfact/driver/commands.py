@@ -12,8 +12,20 @@ CommandTimeout, and a VM that died raises VMCrashed: nixpkgs would hang until it
 
 from __future__ import annotations
 
-from printerfact.driver.errors import CommandTimeout, RequestedAssertionFailed, VMCrashed
-from printerfact.driver.framing import ChannelError, ChannelTimeout, Reply
+from printerfact.driver.errors import (
+    ChannelStalledError,
+    CommandTimeout,
+    RequestedAssertionFailed,
+    VMCrashed,
+)
+from printerfact.driver.framing import (
+    HELD_OPEN,
+    TIMED_OUT,
+    ChannelError,
+    ChannelStalled,
+    ChannelTimeout,
+    Reply,
+)
 from printerfact.driver.machine_base import MachineBase
 
 STDIN_HINT = (
@@ -22,8 +34,16 @@ STDIN_HINT = (
 )
 
 
-def timed_out_message(command: str, timeout: float | None) -> str:
-    return f"command `{command}` timed out after {timeout} s (exit code 124){STDIN_HINT}"
+HELD_OPEN_HINT = (
+    ": the command had ended, but a process it left in the background kept its stdout open;"
+    " nixpkgs' driver, which reads stdout to its end, would wait for it for good (a command"
+    " that detaches must close stdout, e.g. `cmd >/dev/null &`)"
+)
+
+
+def timed_out_message(command: str, timeout: float | None, how: int = TIMED_OUT) -> str:
+    hint = HELD_OPEN_HINT if how == HELD_OPEN else STDIN_HINT
+    return f"command `{command}` timed out after {timeout} s (exit code 124){hint}"
 
 
 class CommandsMixin(MachineBase):
@@ -50,13 +70,17 @@ class CommandsMixin(MachineBase):
                 raise CommandTimeout(
                     s.crash_report(f"command `{command}`: the guest stopped answering ({e})")
                 ) from e
+            except ChannelStalled as e:
+                report = s.stall_report(f"command `{command}`: {e}")
+                self.log(report)
+                raise ChannelStalledError(report + "\n" + s.crash_report("channel stalled")) from e
             except ChannelError as e:
                 if not check_return:
                     return Reply(-1, b"")  # e.g. `poweroff`: the VM went away as asked
                 raise VMCrashed(s.crash_report(f"while running `{command}`: {e}")) from e
         if reply.timed_out:
             self.log(
-                f"{timed_out_message(command, timeout)}\n"
+                f"{timed_out_message(command, timeout, reply.timed_out)}\n"
                 f"--- last console lines ---\n{s.console.tail(20)}"
             )
         if not check_return:
@@ -89,7 +113,8 @@ class CommandsMixin(MachineBase):
         out = reply.stdout.decode(errors="replace")
         if success and reply.status != 0:
             self.log(f"output: {out}")
-            why = f": timed out after {timeout} s{STDIN_HINT}" if reply.timed_out else ""
+            hint = HELD_OPEN_HINT if reply.timed_out == HELD_OPEN else STDIN_HINT
+            why = f": timed out after {timeout} s{hint}" if reply.timed_out else ""
             raise RequestedAssertionFailed(
                 f"command `{command}` failed (exit code {reply.status}){why}"
             )

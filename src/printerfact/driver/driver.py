@@ -6,12 +6,13 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
                 junit_xml=None) as d:
         d.run_tests()          # test_script() under the global timeout
         d.test_script()        # exec the testscript with test_symbols()
-        d.test_symbols()       # dict for exec/REPL: nixpkgs' symbols (start_all, join_all,
-                               # subtest, retry, polling_condition, machines, vlans, t, log,
-                               # driver, Machine, test_script, run_tests, serial_stdout_on/off,
-                               # os), one Machine per node (dashes -> "_"), and `machine` when
-                               # the test has exactly one node; not create_machine (no NixOS
-                               # start scripts here: the static check rejects it)
+        d.test_symbols()       # dict for exec/REPL: the symbols of nixos-25.05 and 26.05
+                               # alike (start_all, join_all, subtest, retry, polling_condition,
+                               # machines, machines_qemu, machines_nspawn (empty), vlans, t,
+                               # log, driver, Machine, BaseMachine, QemuMachine, debug,
+                               # create_machine (raises: no NixOS start scripts), test_script,
+                               # run_tests, serial_stdout_on/off, os), one Machine per node
+                               # (dashes -> "_"), and `machine` when the test has one node
         d.machines (sorted by name, as nixpkgs), d.vlans, d.logger, d.start_all(),
         d.join_all(), d.subtest(name)
         d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
@@ -19,16 +20,17 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
 Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
 (default: printerfact.build.image.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
 
-`test_script()`/`run_tests()` log a failure (for a RequestedAssertionFailed only the testscript's
-frames, like nixpkgs) and re-raise it: RequestedAssertionFailed = the test failed, MachineError
-(VMCrashed, GlobalTimeout, Terminated, ...) = the infrastructure broke.  Nothing here calls
-sys.exit.  Each node keeps its state directory (initrd, disk) in the private temporary
-directory, or with `keep_vm_state` in `<out_dir>/vm-state-<node>`, reused by the next run as
-nixpkgs' --keep-vm-state does.  `__exit__` kills every QEMU, stops the VLAN hub and removes
-the private socket directory, also on Ctrl-C and SIGTERM (turned into `Terminated` while the
-driver is entered from the main thread); while it cleans up, SIGINT and SIGTERM are ignored,
-so a second Ctrl-C cannot leave a QEMU behind.  Output: `<out_dir>/<node>.console.log` per
-node, JUnit XML if asked.
+`test_script()` runs the script with nixpkgs' `test_driver` modules importable
+(`printerfact.driver.script_imports`).  `test_script()`/`run_tests()` log a failure (for a
+RequestedAssertionFailed only the testscript's frames, like nixpkgs) and re-raise it:
+RequestedAssertionFailed = the test failed, MachineError (VMCrashed, GlobalTimeout, Terminated,
+Unavailable, ...) = the infrastructure broke.  Nothing here calls sys.exit.  Each node keeps its
+state directory (initrd, disk) in the private temporary directory, or with `keep_vm_state` in
+`<out_dir>/vm-state-<node>`, reused by the next run as nixpkgs' --keep-vm-state does.  `__exit__`
+kills every QEMU, stops the VLAN hub and removes the private socket directory, also on Ctrl-C
+and SIGTERM (turned into `Terminated` while the driver is entered from the main thread); while
+it cleans up, SIGINT and SIGTERM are ignored, so a second Ctrl-C cannot leave a QEMU
+behind.  Output: `<out_dir>/<node>.console.log` per node, JUnit XML if asked.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
+from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
     GlobalTimeout,
     RequestedAssertionFailed,
@@ -59,9 +62,11 @@ from printerfact.driver.logger import (
     JunitXMLLogger,
     TerminalLogger,
 )
-from printerfact.driver.machine import SHARED_DIR, Machine, MachineConfig
+from printerfact.driver.machine import NO_SSH_BACKDOOR, SHARED_DIR, Machine, MachineConfig
 from printerfact.driver.polling_condition import PollingCondition
 from printerfact.driver.retry import retry
+from printerfact.driver.script_imports import nixpkgs_modules
+from printerfact.driver.unavailable import unavailable
 from printerfact.nodes import NodeSpec, TestSpec
 from printerfact.vm.kvm_probe import choose_accel
 from printerfact.vm.network import Hub, VLan
@@ -137,6 +142,11 @@ class Driver:
             loggers.append(JunitXMLLogger(junit_xml, suite=test.name))
         self.logger: AbstractLogger = CompositeLogger(loggers)
         self.polling_conditions: list[PollingCondition] = []
+        # nixos-26.05's: the debug hook is off (there is no enableDebugHook here), and there
+        # are no containers (a test with some cannot be described in tests.toml).
+        self.debug: DebugAbstract = DebugNop()
+        self.machines_nspawn: list[Any] = []
+        self.race_timer = self._race_timer()
         self._timed_out = False
         self._cleaning = False
         self._old_sigterm: Any = None
@@ -183,6 +193,16 @@ class Driver:
             logger=self.logger,
             callbacks=[self.check_polling_conditions],
         )
+
+    @property
+    def machines_qemu(self) -> list[Machine]:
+        """nixos-26.05's name: every machine is a QEMU VM here."""
+        return self.machines
+
+    def _race_timer(self) -> threading.Timer:
+        timer = threading.Timer(self.global_timeout, self.terminate_test)
+        timer.daemon = True
+        return timer
 
     def qemu_command_lines(self) -> dict[str, list[str]]:
         """Node name -> the QEMU argv it would start with; starts nothing and builds nothing
@@ -247,6 +267,9 @@ class Driver:
     def _cleanup(self) -> None:
         # Each step runs even if an earlier one fails, whatever it raises.
         errors: list[str] = []
+        timer = getattr(self, "race_timer", None)
+        if timer is not None:
+            timer.cancel()
         for m in getattr(self, "machines", []):
             try:
                 m.release()
@@ -289,18 +312,25 @@ class Driver:
             retry=retry,
             polling_condition=self.polling_condition,
             machines=self.machines,
+            machines_qemu=self.machines_qemu,
+            machines_nspawn=self.machines_nspawn,
             vlans=self.vlans,
             t=AssertionTester(),
             log=self.logger,
             driver=self,
             Machine=Machine,
+            BaseMachine=Machine,
+            QemuMachine=Machine,
+            create_machine=self.create_machine,
+            debug=self.debug,
             test_script=self.test_script,
             run_tests=self.run_tests,
             serial_stdout_on=self.serial_stdout_on,
             serial_stdout_off=self.serial_stdout_off,
             os=os,
         )
-        symbols.update({m.config.name.replace("-", "_"): m for m in self.machines})
+        python_names = {n.name: n.python_name for n in self.test.nodes}
+        symbols.update({python_names[m.name]: m for m in self.machines})
         if len(self.machines) == 1:
             symbols["machine"] = self.machines[0]
         return symbols
@@ -313,7 +343,7 @@ class Driver:
     def test_script(self) -> None:
         """Run the test's script, then its postscripts (the kernel-log guard), in one namespace
         with `test_symbols()`, as nixpkgs runs their concatenation; logs and re-raises a failure."""
-        with self.logger.nested("run the VM test script"):
+        with self.logger.nested("run the VM test script"), nixpkgs_modules():
             namespace = self.test_symbols()
             for path, text in self.test.script_parts():
                 code = compile(text, str(path), "exec")
@@ -321,6 +351,7 @@ class Driver:
                     exec(code, namespace, None)
                 except RequestedAssertionFailed as e:
                     self._log_script_failure(e)
+                    self.debug.breakpoint()  # as nixpkgs: after the report
                     raise
                 except BaseException as e:
                     for line in traceback.format_exception(e):
@@ -342,25 +373,32 @@ class Driver:
     def run_tests(self) -> None:
         """`test_script()` under the global timeout; then `sync` on running machines."""
         self.logger.info(f"Test will time out and terminate in {self.global_timeout} seconds")
-        timer = threading.Timer(self.global_timeout, self.terminate_test)
-        timer.daemon = True
-        timer.start()
+        if self.race_timer.ident is not None:  # started by an earlier run_tests() (REPL)
+            self.race_timer = self._race_timer()
+        self.race_timer.start()
         try:
             self.test_script()
             for m in self.machines:
                 if m.is_up():
                     m.execute("sync")
+        except BaseException as e:
+            # The killed VMs usually fail the running command before the SIGTERM lands.
+            if self._timed_out and not isinstance(e, GlobalTimeout):
+                raise GlobalTimeout(f"global timeout of {self.global_timeout} s reached") from e
+            raise
         finally:
-            timer.cancel()
+            self.race_timer.cancel()
 
     def terminate_test(self) -> None:
-        """The global timeout's action: kill the VMs (blocked calls fail at once), then
-        interrupt the main thread in case the script is busy with something else."""
+        """The global timeout's action, as nixpkgs': log "timeout reached; test
+        terminating...", kill the VMs (blocked calls fail at once), then SIGTERM the main
+        thread, so a script busy with something else stops too (nixpkgs' process then exits
+        with 143; `printerfact run` does the same)."""
         self._timed_out = True
         reason = f"global timeout of {self.global_timeout} s reached"
-        self.logger.error(reason)
-        for m in self.machines:
-            m.kill(reason)
+        with self.logger.nested("timeout reached; test terminating..."):
+            for m in self.machines:
+                m.kill(reason)
         if self._old_sigterm is not None:
             _thread.interrupt_main(signal.SIGTERM)
 
@@ -399,6 +437,21 @@ class Driver:
         with self.logger.nested("wait for all VMs to finish"):
             for m in self.machines:
                 m.wait_for_shutdown()
+            self.race_timer.cancel()  # as nixpkgs: all VMs are done, so is the global timeout
+
+    @unavailable("it needs a NixOS VM start script; the nodes come from testscripts/tests.toml")
+    def create_machine(
+        self,
+        start_command: str | dict[str, Any],
+        *,
+        name: str | None = None,
+        keep_machine_state: bool = False,
+        keep_vm_state: bool = False,
+    ) -> Machine:
+        raise NotImplementedError  # @unavailable raises instead
+
+    @unavailable(NO_SSH_BACKDOOR)
+    def dump_machine_ssh(self, offset: int) -> None: ...
 
     def serial_stdout_on(self) -> None:
         self.logger.print_serial_logs(True)

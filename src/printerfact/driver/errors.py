@@ -2,7 +2,8 @@
 
 `RequestedAssertionFailed`: the test failed (a `succeed` that did not, `t.assertEqual`, a wait
 that timed out).  `MachineError`: the infrastructure broke (QEMU died, the guest panicked, the
-agent vanished, the global timeout); not the test script's fault.
+agent vanished, the global timeout); not the test script's fault.  `Unavailable`: the script
+used a name of nixpkgs' API that the portable driver cannot offer (docs/api-conformance.md).
 """
 
 from __future__ import annotations
@@ -30,3 +31,16 @@ class Terminated(MachineError):
 
 class CommandTimeout(RequestedAssertionFailed):
     """A guest command ran longer than its timeout."""
+
+
+class ChannelStalledError(MachineError):
+    """The command channel of a live guest stopped delivering bytes (the channel watchdog)."""
+
+
+class Unavailable(MachineError):
+    """A name of nixpkgs' driver API that the portable driver has no counterpart of; raised when
+    it is used, never at import or type-check time (nixpkgs' check accepts the script)."""
+
+
+class UnavailableAttribute(Unavailable, AttributeError):
+    """Reading such an attribute: an AttributeError too, so `hasattr` says False."""

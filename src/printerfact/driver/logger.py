@@ -15,10 +15,22 @@ import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from enum import IntEnum
 from pathlib import Path
 from typing import TextIO
 
+from printerfact.driver.unavailable import UnavailableClass
+
 Attrs = Mapping[str, str] | None
+
+
+class LogLevel(IntEnum):
+    """nixpkgs' log levels (`logLevel`); the portable driver's loggers log every level."""
+
+    DEBUG = 1
+    INFO = 2
+    WARNING = 3
+    ERROR = 4
 
 
 class AbstractLogger(ABC):
@@ -191,6 +203,10 @@ class JunitXMLLogger(AbstractLogger):
 def _xml_safe(text: str) -> str:
     # Console output carries control characters that XML 1.0 cannot hold.
     return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+class XMLLogger(UnavailableClass):
+    reason = "no XML log (nixpkgs' log.xml for log2html); the run writes JUnit XML and console logs"
 
 
 class CompositeLogger(AbstractLogger):

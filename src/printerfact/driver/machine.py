@@ -1,31 +1,42 @@
 """`Machine`: nixpkgs' Machine API over one QEMU VM, a facade over small parts.
 
-Lifecycle and the QEMU argv live in vm/, the channels in `session.VmSession`, the command
-protocol in `framing`, and Machine's methods in mixins: `commands` (execute, succeed, fail),
-`terminal` (console, monitor, keys, block), `units` (systemd), `waits`, `transfer` (file
-copies).  Semantics follow nixpkgs: `start()` returns once QEMU runs (it does not wait for the
-boot), the first command waits for the guest agent ("connected"), `reboot()` presses
-Ctrl-Alt-Delete, a node's disk lives in its state directory.  A dead VM or guest panic raises
+It is both channels' class: nixos-25.05's `Machine` and nixos-26.05's `BaseMachine` and
+`QemuMachine` (the union of their names: `keep_vm_state` and `keep_machine_state`,
+`copy_from_vm` and `copy_from_machine`, `wait_for_job` and `get_console_log`).  Lifecycle and
+the QEMU argv live in vm/, the channels in `session.VmSession`, the command protocol in
+`framing`, and Machine's methods in mixins: `commands` (execute, succeed, fail), `terminal`
+(console, monitors, keys, block), `units` (systemd), `waits`, `transfer` (file copies),
+`screen` (display, VTs and X, as nixpkgs without them).  nixpkgs' internals with no
+counterpart here are declared as unavailable (`unavailable.py`).  Semantics follow nixpkgs:
+`start()` returns once QEMU runs (it does not wait for the boot), the first command waits for
+the guest agent ("connected"), `reboot()` presses Ctrl-Alt-Delete, a node's disk lives in its
+state directory.  A dead VM or guest panic raises
 `VMCrashed` at once, with the console tail, where nixpkgs would hang.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Queue
+from typing import Any
 
 from printerfact.driver.commands import CommandsMixin
 from printerfact.driver.errors import MachineError, VMCrashed
 from printerfact.driver.framing import ChannelError, ChannelTimeout
 from printerfact.driver.logger import AbstractLogger
+from printerfact.driver.screen import ScreenMixin
 from printerfact.driver.session import VmSession
 from printerfact.driver.terminal import TerminalMixin
 from printerfact.driver.transfer import TransferMixin
+from printerfact.driver.unavailable import unavailable, unavailable_attribute
 from printerfact.driver.units import UnitsMixin
 from printerfact.driver.waits import WaitsMixin
 from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
@@ -33,6 +44,15 @@ from printerfact.vm.network import VLan
 from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, qemu_argv
 
 SHARED_DIR = "shared-xchg"  # in the driver's temporary directory, as nixpkgs names it
+
+# Why nixpkgs' Machine internals have no counterpart here.
+PRIVATE_SOCKET = "its socket is private to the driver and unlinked once QEMU is connected"
+NO_START_SCRIPT = "no NixOS start script: the driver builds QEMU's command line itself"
+INTERNAL = "an internal of nixpkgs' Machine; the portable driver has its own"
+NO_SSH_BACKDOOR = (
+    "no SSH backdoor (nixpkgs' sshBackdoor: sshd in the guest, reached over vsock); use"
+    " shell_interact() in the REPL"
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,25 @@ class MachineConfig:
     boot_timeout: float = 300.0
 
 
-class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixin):
+class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixin, ScreenMixin):
+    monitor_path = unavailable_attribute[Path](PRIVATE_SOCKET)
+    qmp_path = unavailable_attribute[Path](PRIVATE_SOCKET)
+    shell_path = unavailable_attribute[Path](PRIVATE_SOCKET)
+    start_command = unavailable_attribute[Any](NO_START_SCRIPT)
+    process = unavailable_attribute[subprocess.Popen[bytes] | None](
+        "QEMU runs under the driver's own process wrapper; `pid` gives its pid"
+    )
+    monitor = unavailable_attribute[socket.socket | None](
+        INTERNAL + ": send_monitor_command() speaks to the monitor"
+    )
+    shell = unavailable_attribute[socket.socket | None](
+        INTERNAL + ": execute() speaks to the guest"
+    )
+    serial_thread = unavailable_attribute[threading.Thread | None](INTERNAL)
+    last_lines = unavailable_attribute[Queue[str]](
+        INTERNAL + ": wait_for_console_text() and get_console_log() read the console"
+    )
+
     def __init__(
         self,
         config: MachineConfig,
@@ -86,9 +124,23 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
         self._lock = threading.RLock()
         self._starting = threading.Lock()  # held while QEMU and its channels come up
         self._console_cursor = 0
+        self._console_lines: list[str] = []
 
     def __repr__(self) -> str:
         return f"<Machine '{self.name}'>"
+
+    @property
+    def keep_machine_state(self) -> bool:
+        """nixos-26.05's name for `keep_vm_state`."""
+        return self.keep_vm_state
+
+    @keep_machine_state.setter
+    def keep_machine_state(self, value: bool) -> None:
+        self.keep_vm_state = value
+
+    @unavailable(NO_SSH_BACKDOOR)
+    def ssh_backdoor_command(self, index: int) -> str:
+        raise NotImplementedError  # @unavailable raises instead
 
     # --- logging ------------------------------------------------------------------------------
 
@@ -131,6 +183,7 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
             serial_socket=self.socket_dir / f"{self.name}.serial",
             monitor_socket=self.socket_dir / f"{self.name}.monitor",
             shell_socket=self.socket_dir / f"{self.name}.shell",
+            qmp_socket=self.socket_dir / f"{self.name}.qmp",
             accel=c.accel,
             memory_mb=c.memory_mb,
             cpus=c.cpus,
@@ -175,18 +228,17 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
                     raise MachineError(f"{self.name}: cannot make its disk: {e}") from e
             for nic in qc.nics:
                 nic.local_socket.unlink(missing_ok=True)
-            sockets = {"serial": qc.serial_socket, "monitor": qc.monitor_socket}
-            sockets["shell"] = qc.shell_socket
             with self._starting:
                 self._session = VmSession(
                     self.name,
                     qemu_argv(qc),
-                    sockets,
+                    qc.sockets(),
                     self.console_log_path,
                     on_console_line=lambda line: self.logger.log_serial(line, self.name),
                     on_qemu_output=lambda line: self.log(f"qemu: {line}"),
                 )
             self._console_cursor = 0
+            self._console_lines = self._session.console.lines  # kept once the VM stops
             self.booted = True
             self.log(f"QEMU running (pid {self._session.proc.pid}, accel {qc.accel})")
 
@@ -249,6 +301,19 @@ class Machine(CommandsMixin, TerminalMixin, UnitsMixin, WaitsMixin, TransferMixi
         `start(allow_reboot=True)`; otherwise the guest's reboot ends QEMU)."""
         self.send_key("ctrl-alt-delete")
         self.connected = False
+
+    def switch_root(self) -> None:
+        """Stage 1 to stage 2, as nixpkgs (it needs `testing.initrdBackdoor` and a systemd
+        initrd).  The image is the initramfs and has no initrd stage: as on a NixOS VM that
+        has booted, `initrd.target` is inactive with no job, and the wait for it fails."""
+        self.wait_for_unit("initrd.target")
+        self.execute(
+            "systemctl isolate --no-block initrd-switch-root.target 2>/dev/null >/dev/null",
+            check_return=False,
+            check_output=False,
+        )
+        self.connected = False
+        self.connect()
 
     def cleanup_statedir(self) -> None:
         """Delete the state directory (the disk and the initrd), as nixpkgs does at start."""

@@ -1,4 +1,4 @@
-"""What the Machine helpers (commands, terminal, units, waits, transfer) need from Machine:
+"""What the Machine helpers (commands, terminal, units, waits, transfer, screen) need from Machine:
 declared once, typed."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Machine's serial console, QEMU monitor, keyboard and network cable, as in nixpkgs.
+"""Machine's serial console, QEMU monitors (HMP and QMP), keyboard and network cable, as in
+nixpkgs.
 
 The serial console carries the kernel log and stderr of commands; as on NixOS there is no
 shell on it.  Keys go through QEMU's `sendkey` to the guest's PS/2 keyboard (Ctrl-Alt-Delete
@@ -11,44 +12,50 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from printerfact.driver.errors import RequestedAssertionFailed, VMCrashed
 from printerfact.driver.machine_base import MachineBase
 from printerfact.vm.monitor import MonitorError
 from printerfact.vm.qemu_argv import nic_id
+from printerfact.vm.qmp import QMPSession
 
-# What `send_chars` presses for a character that is not itself a key name (as nixpkgs'
-# CHAR_TO_KEY): PC scancodes of the US layout's punctuation keys; shifted characters add shift.
+# What `send_chars`/`send_key` press for a character that is not itself a key name: nixpkgs'
+# CHAR_TO_KEY, PC scancodes of the US layout (shifted characters add shift).
 _CODES = {"-": "0x0C", "=": "0x0D", "[": "0x1A", "]": "0x1B", ";": "0x27", "'": "0x28",
           "`": "0x29", "\\": "0x2B", ",": "0x33", ".": "0x34", "/": "0x35"}  # fmt: skip
 _SHIFTED = dict(zip('_+{}:"~|<>?', "-=[];'`\\,./", strict=True))
-_DIGIT_ROW = dict(zip("!@#$%^&*()", (f"0x{c:02X}" for c in range(2, 12)), strict=True))
-_NAMED = {" ": "spc", "\n": "ret"}
+CHAR_TO_KEY: dict[str, str] = {
+    **{c: f"shift-{c.lower()}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+    **_CODES,
+    **{s: f"shift-{_CODES[c]}" for s, c in _SHIFTED.items()},
+    **{c: f"shift-0x{i:02X}" for i, c in enumerate("!@#$%^&*()", start=2)},
+    " ": "spc",
+    "\n": "ret",
+}
 
 
 def key_for(char: str) -> str:
     """The `sendkey` name for one character; key names ("ctrl-alt-delete") pass unchanged."""
-    if char in _CODES:
-        return _CODES[char]
-    if char in _SHIFTED:
-        return f"shift-{_CODES[_SHIFTED[char]]}"
-    if char in _DIGIT_ROW:
-        return f"shift-{_DIGIT_ROW[char]}"
-    if len(char) == 1 and "A" <= char <= "Z":
-        return f"shift-{char.lower()}"
-    return _NAMED.get(char, char)
+    return CHAR_TO_KEY.get(char, char)
 
 
 class TerminalMixin(MachineBase):
     _console_cursor: int
+    _console_lines: list[str]  # the console of the last start, kept after the VM stops
 
     def log_serial(self, msg: str) -> None:
         self.logger.log_serial(msg, self.name)
 
+    @property
+    def full_console_log(self) -> list[str]:
+        """nixos-26.05's attribute: the console's lines since the last start (until the next)."""
+        return self._console_lines
+
     def get_console_log(self) -> str:
-        """All serial console output since the last start, one string."""
-        s = self._session
-        return "\n".join(s.console.lines) if s is not None else ""
+        """All serial console output since the last start, one string (nixos-26.05)."""
+        return "\n".join(self._console_lines)
 
     def wait_for_console_text(self, regex: str, timeout: int | None = None) -> None:
         """Wait until `regex` matches console output not consumed by an earlier wait."""
@@ -99,14 +106,51 @@ class TerminalMixin(MachineBase):
                 break
             self.send_console(char.decode(errors="replace"))
 
+    def wait_for_monitor_prompt(self) -> str:
+        """Read the monitor up to its next `(qemu) ` prompt, the prompt included."""
+        s = self._require_session()
+        try:
+            return s.monitor.read_to_prompt()
+        except (MonitorError, OSError) as e:
+            raise VMCrashed(s.crash_report(f"reading the monitor failed: {e}")) from e
+
     def send_monitor_command(self, command: str) -> str:
-        """Send an HMP command to QEMU's monitor; returns its output."""
+        """Send an HMP command to QEMU's monitor; returns what it sent back, as nixpkgs: the
+        echo of the command, its output and the `(qemu) ` prompt."""
         self.run_callbacks()
         s = self._require_session()
         try:
+            if s.qmp is not None:
+                s.qmp.negotiated()  # so that QMP sees the events this command causes
             return s.monitor.command(command)
         except (MonitorError, OSError) as e:
             raise VMCrashed(s.crash_report(f"monitor command `{command}` failed: {e}")) from e
+
+    @property
+    def qmp_client(self) -> QMPSession | None:
+        """The VM's QMP session while it runs (nixpkgs' QMPSession API), else None."""
+        s = self._session
+        return s.qmp if s is not None else None
+
+    def wait_for_qmp_event(
+        self, event_filter: Callable[[dict[str, Any]], bool], timeout: int = 60 * 10
+    ) -> dict[str, Any]:
+        """The first QMP event since the last one taken that `event_filter` accepts; the
+        events before it are dropped.  TimeoutError after `timeout` s, as nixpkgs (which
+        checks only between events)."""
+        qmp = self.qmp_client
+        if qmp is None:
+            raise RuntimeError("QMP API is not ready yet, is the VM ready?")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = qmp.wait_for_event(timeout=max(0.0, deadline - time.monotonic()))
+            except ConnectionError as e:
+                raise VMCrashed(self._require_session().crash_report(str(e))) from e
+            if event_filter(event):
+                return event
+            if time.monotonic() >= deadline:
+                raise TimeoutError
 
     def send_key(self, key: str, delay: float | None = 0.01, log: bool | None = True) -> None:
         """Press a key (QEMU `sendkey` name, e.g. "ctrl-alt-delete", or one character)."""
@@ -132,3 +176,9 @@ class TerminalMixin(MachineBase):
     def unblock(self) -> None:
         """Undo `block`."""
         self.send_monitor_command(f"set_link {nic_id(0)} on")
+
+    def forward_port(self, host_port: int = 8080, guest_port: int = 80) -> None:
+        """As nixpkgs: `hostfwd_add`, whose answer nobody reads.  The VMs have no user-mode
+        network (QEMU answers "user mode network stack not in use"), so nothing is forwarded
+        and nothing listens on the host, as on a NixOS test VM without one."""
+        self.send_monitor_command(f"hostfwd_add tcp::{host_port}-:{guest_port}")

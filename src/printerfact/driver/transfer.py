@@ -1,10 +1,11 @@
 """File copies between host and guest.
 
-copy_from_host/copy_from_vm go through the directory the driver shares with every node
-(virtio-9p, mounted at /tmp/shared in the guest), step by step as nixpkgs' driver does, so
-semantics match: `cp -r` in the guest, mode bits from the host file, root:root in the guest.
-copy_from_host_via_shell is the slow path through the command channel, for a guest without
-the shared directory (a tar stream, so directories work too).
+copy_from_host and copy_from_machine (copy_from_vm, its 25.05 name) go through the directory
+the driver shares with every node (virtio-9p, mounted at /tmp/shared in the guest), step by
+step as nixpkgs' driver does, so semantics match: `cp -r` in the guest, mode bits from the
+host file, root:root in the guest.  copy_from_host_via_shell is the slow path through the
+command channel, for a guest without the shared directory (a tar stream, so directories work
+too).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class TransferMixin(MachineBase):
             self.succeed(make_command(["cp", "-r", vm_temp / host_src.name, vm_target]))
 
     def copy_from_vm(self, source: str, target_dir: str = "") -> None:
+        """nixos-25.05's name of `copy_from_machine` (26.05 deprecates it; both work)."""
+        self.copy_from_machine(source, target_dir)
+
+    def copy_from_machine(self, source: str, target_dir: str = "") -> None:
         """Copy a guest file or directory to `<out_dir>/<target_dir>/<basename>` on the host
         through the shared directory."""
         vm_src = PurePosixPath(source)

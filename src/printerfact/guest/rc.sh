@@ -1,12 +1,29 @@
 #!/bin/busybox sh
 # Boot script of the portable test image (busybox init runs it once, as sysinit).
 # Node settings come from /etc/printerfact/node.env, written per node by the runner.
-# Unit states and jobs live in /run/units (units.sh): until the boot is finished,
-# multi-user.target is inactive with a start job, as under systemd.
+# Unit states and jobs live in /run/units (units.sh).  The boot reaches systemd's targets
+# (guest/targets.sh) in the order systemd does; until then each has a start job, as under systemd.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 UNITS=/run/units  # see units.sh
+TARGETS=/usr/lib/printerfact/targets.sh
 set_state() { echo "$2" >"$UNITS/$1"; }
+
+# reach STEP...: the targets of these steps become active, in targets.sh's order, and their
+# jobs end; each logged as systemd logs it.
+reach() {
+    done_jobs=
+    for step; do
+        target() {
+            [ "$2" = "$step" ] || return 0
+            set_state "$1" active
+            done_jobs="$done_jobs $UNITS/$1.job"
+            echo "systemd[1]: Reached target $1 - $3." >/dev/console
+        }
+        . "$TARGETS"
+    done
+    rm -f $done_jobs
+}
 
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
 mount -a -T /usr/lib/printerfact/fstab.early
@@ -15,29 +32,28 @@ mount -a -T /usr/lib/printerfact/fstab.early
 cp -a /usr/lib/printerfact/dev/. /dev/
 mount -t devpts devpts /dev/pts
 DISK=/run/printerfact/disk  # the node's disk, if it has one (below)
-mkdir -p "$UNITS" "$DISK"
-echo start >"$UNITS/multi-user.target.job"
+# With the run-time directories NixOS's tmpfiles make (systemd.conf, 00-nixos.conf).
+mkdir -p "$UNITS" "$DISK" /run/lock /run/user /run/log
+target() {  # every target the boot reaches: a start job from now on
+    [ "$2" = - ] || echo start >"$UNITS/$1.job"
+}
+. "$TARGETS"
 
 . /etc/printerfact/node.env
 
 # The node's disk (/dev/vda, ext4, made by the runner) holds what a NixOS test VM keeps on its
-# root disk across restarts.  /etc comes from the image at every boot, as NixOS's activation
-# rewrites it, but files added to it stay.  Without a disk, all of it is lost at power-off.
+# root disk across restarts, laid out as NixOS's base file system (vm/disk.py: the mount points
+# of fstab.persist among them, /var/empty immutable).  /etc comes from the image at every boot,
+# as NixOS's activation rewrites it, but files added to it stay.  Without a disk, the image's
+# directories serve (build/basefs.py), all lost at power-off; its tmpfs keeps no inode flags
+# (the kernel has no TMPFS_XATTR), so /var/empty is not immutable then.
 PERSIST=/usr/lib/printerfact/fstab.persist
 if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
-    if [ ! -d "$DISK/etc" ]; then  # first boot: the mount points fstab.persist lends
-        dirs=
-        while read -r src dir _; do
-            case $src in /*) dirs="$dirs ${dir#/}" ;; esac
-        done <"$PERSIST"
-        (cd "$DISK" && mkdir -p $dirs var/lib var/log var/empty && chmod 0700 root &&
-            chmod 1777 tmp && chmod 0555 var/empty)
-    fi
     rm -rf "$DISK/etc/printerfact"  # the node description may have changed since
-    cp -a /etc/. "$DISK/etc/"
+    cp -af /etc/. "$DISK/etc/"  # -f: over the links it holds (/etc/mtab)
     mount -a -T "$PERSIST"
 else
-    echo "rc: no disk: nothing survives a restart" >/dev/console
+    echo "rc: no disk: nothing survives a restart, /var/empty is not immutable" >/dev/console
 fi
 # The driver's shared directory (copy_from_host, copy_from_vm), at /tmp/shared as on NixOS test
 # VMs.  cache=mmap: file data through the page cache (readahead, write-back flushed when a file
@@ -56,6 +72,17 @@ done </etc/passwd
 
 hostname "$PF_HOSTNAME"
 ip link set lo up
+# boot.kernelModules, loaded before sysinit.target as systemd-modules-load does.
+if [ "$PF_MODULE_AT_BOOT" = 1 ]; then
+    if modprobe printerfact; then
+        set_state printerfact-module.service active
+    else
+        set_state printerfact-module.service failed
+        echo "rc: modprobe printerfact failed" >/dev/console
+    fi
+fi
+reach sysinit basic
+
 # NixOS test VMs keep eth0 for user-mode networking and put the VLANs at eth1, eth2, ...:
 # rename ours the same way (from the last down, so names never collide).
 set -- /sys/class/net/eth*
@@ -70,22 +97,16 @@ for assignment in $PF_ADDRESSES; do
     ip addr add "${assignment#*=}" dev "$dev"
     ip link set "$dev" up
 done
+reach network
 
-if [ "$PF_MODULE_AT_BOOT" = 1 ]; then
-    if modprobe printerfact; then
-        set_state printerfact-module.service active
-    else
-        set_state printerfact-module.service failed
-        echo "rc: modprobe printerfact failed" >/dev/console
-    fi
+# The node's services: systemd reaches multi-user.target once their start jobs are done (for a
+# simple unit: its process is forked).  Each service.sh closes the fd 3 it gets here then, so
+# the command substitution returns once all of them have.
+if [ -n "$PF_SERVICES" ]; then
+    : "$(for name in $PF_SERVICES; do
+        echo start >"$UNITS/$name.service.job"
+        setsid /usr/lib/printerfact/service.sh "$name" </dev/null 3>&1 >/dev/null 2>&1 &
+    done)"
 fi
-
-for name in $PF_SERVICES; do
-    # Queued before boot is declared finished, so wait_for_unit sees a pending job meanwhile.
-    echo start >"$UNITS/$name.service.job"
-    setsid /usr/lib/printerfact/service.sh "$name" </dev/null >/dev/null 2>&1 &
-done
-
-set_state multi-user.target active
-rm -f "$UNITS/multi-user.target.job"
+reach multiuser
 echo "rc: boot finished on $PF_HOSTNAME" >/dev/console

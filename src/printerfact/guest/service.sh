@@ -1,7 +1,8 @@
 #!/bin/bash
 # service.sh NAME: run the node's service NAME as systemd runs a simple unit whose `script` is
 # its command (NixOS runs that with bash and `set -e`), and keep its state and journal for
-# systemctl and journalctl (units.sh).  Started detached by rc.sh and `systemctl start`.
+# systemctl and journalctl (units.sh).  Started detached by rc.sh and `systemctl start`; closes
+# fd 3 once the unit is started (rc.sh waits for that), and keeps it from what it runs.
 . /usr/lib/printerfact/units.sh
 name=$1
 unit=$name.service
@@ -10,6 +11,7 @@ unit=$name.service
 # at the end of that output, a line on fd $drained.
 log_lines() {
     local line pid=
+    exec 3>&-
     while IFS= read -r line; do
         [[ -n $pid ]] || read -r pid 2>/dev/null <"$UNITS/$unit.pid"
         journal "$unit" "$name-start" "${pid:-0}" "$line"
@@ -22,12 +24,13 @@ rm -f "$UNITS/$unit.stopping"
 journal "$unit" systemd 1 "Starting $unit..."
 exec {drained}<> <(:)  # a pipe that never reports EOF (as in agent.sh)
 # A session of its own: stop signals the whole group, as systemd signals the unit's cgroup.
-setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 {drained}>&- &
+setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 {drained}>&- 3>&- &
 pid=$!
 echo "$pid" >"$UNITS/$unit.pid"
 set_state "$unit" active
 rm -f "$UNITS/$unit.job"
 journal "$unit" systemd 1 "Started $unit."
+exec 3>&-
 
 wait "$pid"
 status=$?

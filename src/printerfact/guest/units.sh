@@ -1,5 +1,6 @@
-# Unit bookkeeping of the portable image, sourced by rc.sh, service.sh, shutdown.sh, systemctl
-# and journalctl (bash).  A unit is named as systemd names it: `factd` means factd.service.
+# Unit bookkeeping of the portable image, sourced by service.sh, shutdown.sh, systemctl and
+# journalctl (bash; rc.sh, busybox sh, writes the same files).  A unit is named as systemd
+# names it: `factd` means factd.service.
 # Its state lives in /run/units (docs/architecture.md, "Guest contract"):
 #   U          ActiveState: activating, active, deactivating, failed or inactive (none: inactive)
 #   U.job      a pending job, `start` or `stop`: what `systemctl list-jobs` shows
@@ -9,6 +10,14 @@
 #   U.log      its journal, one "Mon DD HH:MM:SS host ident[pid]: message" line per entry
 UNITS=/run/units
 SERVICES=/etc/printerfact/services
+# Aliases, as NixOS links them (systemd-lib.nix, generateUnits): the name loads the other unit.
+declare -A ALIASES=([default.target]=multi-user.target)
+# Every target of the image -> its Description (read_targets fills it from guest/targets.sh).
+declare -A TARGETS=()
+read_targets() {
+    target() { TARGETS[$1]=$3; }
+    . /usr/lib/printerfact/targets.sh
+}
 
 # report_in_one_write ARGS...: systemctl and journalctl call it first.  systemd's tools write
 # through C stdio, fully buffered on a pipe, so a short report reaches the pipe in one write and
@@ -25,14 +34,18 @@ report_in_one_write() {
     exit "$rc"
 }
 
-# unit_of NAME: sets `unit` to NAME with the .service suffix systemd implies.
+# unit_of NAME: sets `unit` to the unit NAME loads: with the .service suffix systemd implies,
+# an alias's unit for an alias.
 unit_of() {
     if [[ $1 == *.* ]]; then unit=$1; else unit=$1.service; fi
+    unit=${ALIASES[$unit]:-$unit}
 }
 
-# A unit exists if the node defines it (a service) or the image made it (a state file).
+# A unit exists if the node defines it (a service), it is a target, or the image made it (a
+# state file).
 unit_loaded() {
-    [[ -e $UNITS/$1 ]] || { [[ $1 == *.service ]] && [[ -e $SERVICES/${1%.service} ]]; }
+    [[ -e $UNITS/$1 ]] || { [[ $1 == *.service ]] && [[ -e $SERVICES/${1%.service} ]]; } ||
+        [[ -n ${TARGETS[$1]-} ]]
 }
 
 # unit_state U: sets `state` (inactive when the unit never ran).

@@ -1,8 +1,11 @@
-"""The two APIs a testscript is checked against: nixpkgs' (stub) and ours (introspected).
+"""The APIs a testscript is checked against: each supported nixpkgs channel's (stubs) and
+ours (introspected).
 
-An `ApiModel` gives, per test, the names pyflakes must accept as builtins and the typed header
-mypy sees before the script.  Ours is derived from `Driver.test_symbols()` itself, so the
-driver's symbol table stays the only list of our symbols.
+An `ApiModel` gives, per test, the names pyflakes must accept as builtins, the typed header
+mypy sees before the script, and the stub files mypy needs beside it.  Ours is derived from
+`Driver.test_symbols()` itself, so the driver's symbol table stays the only list of our
+symbols, and its `test_driver` modules from `printerfact.test_driver`, which the script
+imports at run time.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from printerfact.nodes import TestSpec
-from printerfact.stubs import DRIVER_SYMBOLS, NIXPKGS_PREPEND, NIXPKGS_STUBS_DIR
+from printerfact.stubs import CHANNELS, Channel
 
 # nixpkgs runs `mypy --no-implicit-optional --pretty --no-color-output`; --pretty only changes
 # the display, so it is left out here.
@@ -33,6 +36,9 @@ class ApiModel:
     mypy_flags: tuple[str, ...]
     symbols: Callable[[TestSpec], set[str]]
     header: Callable[[TestSpec], str]
+    nixpkgs: bool  # a channel's model (the script must pass one of them), or ours
+    # Stub files to write on mypy's path first: relative path -> text.
+    stub_files: Callable[[], dict[str, str]] = dict
 
 
 def node_symbols(test: TestSpec) -> list[str]:
@@ -43,23 +49,28 @@ def node_symbols(test: TestSpec) -> list[str]:
     return names
 
 
-def nixpkgs_api() -> ApiModel:
-    prepend = NIXPKGS_PREPEND.read_text()
+def channel_api(channel: Channel) -> ApiModel:
+    prepend = channel.prepend.read_text()
 
     def header(test: TestSpec) -> str:
         # The same concatenation as driver.nix: prepend, node hints (one line), VLAN hints.
-        nodes = " ".join(f"{n}: Machine;" for n in node_symbols(test))
+        nodes = " ".join(f"{n}: {channel.node_class};" for n in node_symbols(test))
         vlans = "\n".join(f"vlan{v}: VLan" for v in test.vlans)
         return f"{prepend}{nodes}\n{vlans}\n"
 
     return ApiModel(
-        label="nixpkgs API",
-        slug="nixpkgs",
-        search_path=(NIXPKGS_STUBS_DIR,),
+        label=channel.name,
+        slug=channel.name,
+        search_path=channel.search_path,
         mypy_flags=NIXPKGS_MYPY_FLAGS,
-        symbols=lambda test: set(DRIVER_SYMBOLS) | set(node_symbols(test)),
+        symbols=lambda test: set(channel.driver_symbols) | set(node_symbols(test)),
         header=header,
+        nixpkgs=True,
     )
+
+
+def channel_apis() -> list[ApiModel]:
+    return [channel_api(c) for c in CHANNELS]
 
 
 def printerfact_api() -> ApiModel:
@@ -78,7 +89,24 @@ def printerfact_api() -> ApiModel:
         mypy_flags=NIXPKGS_MYPY_FLAGS,
         symbols=lambda test: set(symbols_of(test)),
         header=lambda test: typed_header(symbols_of(test)),
+        nixpkgs=False,
+        stub_files=test_driver_stubs,
     )
+
+
+def test_driver_stubs() -> dict[str, str]:
+    """`test_driver/...pyi` re-exporting `printerfact.test_driver`: what a script's
+    `import test_driver...` finds at run time (`printerfact.driver.script_imports`)."""
+    from printerfact.driver.script_imports import NIXPKGS_PACKAGE, PACKAGE, modules
+
+    files = {}
+    for alias, module in modules().items():
+        path = alias.replace(".", "/")
+        is_package = hasattr(module, "__path__")
+        name = f"{path}/__init__.pyi" if is_package else f"{path}.pyi"
+        source = PACKAGE + alias.removeprefix(NIXPKGS_PACKAGE)
+        files[name] = f"from {source} import *\n"
+    return files
 
 
 def driver_symbols(test: TestSpec) -> dict[str, Any]:

@@ -4,6 +4,8 @@ NixOS test VMs keep their root disk (`<state dir>/<node>.qcow2`) across restarts
 and, with --keep-vm-state, across runs; this is the portable image's counterpart, mounted by
 guest/rc.sh.  Formatting on the host takes milliseconds (lazy inode tables, which the guest
 then mounts with `noinit_itable`), where mke2fs in a TCG guest would cost every first boot.
+So does its layout, NixOS's base file system (build/basefs.py), made with debugfs: in the guest,
+chattr alone (a dynamically linked program under TCG) costs tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from printerfact.build import distro
+from printerfact.build import basefs, distro
 
 DISK_SIZE_MB = 1024  # NixOS's virtualisation.diskSize default
 LABEL = "nixos"  # NixOS's root file system label
@@ -23,13 +25,48 @@ class DiskError(RuntimeError):
     """The disk image could not be made."""
 
 
-def find_mkfs() -> str:
+def _find_sbin(tool: str) -> str:
     # /sbin is often not on a normal user's PATH.
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    found = shutil.which("mkfs.ext4", path=path)
+    found = shutil.which(tool, path=path)
     if found is None:
-        raise DiskError(f"mkfs.ext4 not found. Install: {distro.install_hint('mkfs.ext4')}")
+        raise DiskError(f"{tool} not found. Install: {distro.install_hint('mkfs.ext4')}")
     return found
+
+
+def find_mkfs() -> str:
+    return _find_sbin("mkfs.ext4")
+
+
+# ext4 inode flags (linux/fs/ext4/ext4.h): debugfs's directories use extents; +i.
+_EXTENTS_FL = 0x80000
+_IMMUTABLE_FL = 0x10
+
+
+def layout_script() -> str:
+    """debugfs commands that make NixOS's base file system (basefs) on an empty ext4 root,
+    owned by root as debugfs makes everything (whoever runs it)."""
+    lines = []
+    for d, mode in basefs.DIRS.items():
+        lines += [f"mkdir {d}", f"set_inode_field {d} mode 0{0o40000 | mode:o}"]
+    lines += [f"symlink {link} {target}" for link, target in basefs.LINKS.items()]
+    flags = _EXTENTS_FL | _IMMUTABLE_FL
+    lines += [f"set_inode_field {d} flags {flags:#x}" for d in basefs.IMMUTABLE]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _lay_out(image: Path) -> None:
+    result = subprocess.run(
+        [_find_sbin("debugfs"), "-w", "-f", "-", str(image)],
+        input=layout_script(),
+        capture_output=True,
+        text=True,
+    )
+    # debugfs exits 0 whatever its commands do: a failed one says so on stderr, after the
+    # version banner.
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("debugfs ")]
+    if result.returncode != 0 or errors:
+        raise DiskError(f"debugfs {image}: {' '.join(errors) or result.returncode}")
 
 
 def ensure_disk(path: Path, size_mb: int = DISK_SIZE_MB) -> bool:
@@ -57,6 +94,7 @@ def ensure_disk(path: Path, size_mb: int = DISK_SIZE_MB) -> bool:
         )
         if result.returncode != 0:
             raise DiskError(f"mkfs.ext4 {tmp} failed: {result.stderr.strip()}")
+        _lay_out(tmp)
         tmp.rename(path)  # never a half-made disk under the real name
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,4 +1,8 @@
-"""QEMU's human monitor (HMP) on a unix socket: one command at a time, reply up to the prompt."""
+"""QEMU's human monitor (HMP) on a unix socket: one command at a time, reply up to the prompt.
+
+As nixpkgs' `send_monitor_command`, a reply is everything QEMU sent after the command, up to
+and including the next `(qemu) ` prompt: its readline echo of the command, the output (lines
+end in CRLF), the prompt."""
 
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ class Monitor:
         self._sock = sock
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._read_to_prompt()  # the greeting
+        self.read_to_prompt()  # the greeting
 
-    def _read_to_prompt(self) -> str:
+    def read_to_prompt(self) -> str:
+        """What QEMU sends until the next prompt, the prompt included."""
         buf = b""
         deadline = time.monotonic() + self._timeout
         while not buf.endswith(PROMPT):
@@ -34,18 +39,13 @@ class Monitor:
                 if not chunk:
                     raise MonitorError("monitor connection closed")
                 buf += chunk
-        return buf[: -len(PROMPT)].decode(errors="replace")
+        return buf.decode(errors="replace")
 
     def command(self, cmd: str) -> str:
-        """Send one HMP command; returns its output (the echoed command line stripped)."""
+        """Send one HMP command; returns the reply (see above)."""
         with self._lock:
             self._sock.sendall(cmd.encode() + b"\n")
-            out = self._read_to_prompt().replace("\r", "")
-        lines = [ln for ln in out.split("\n") if ln.strip()]
-        # HMP echoes the command (with terminal escapes) as the first line.
-        if lines and cmd in lines[0]:
-            lines = lines[1:]
-        return "\n".join(lines)
+            return self.read_to_prompt()
 
     def send_quit(self) -> None:
         """`quit` gets no prompt back: QEMU just exits."""

@@ -10,20 +10,34 @@ TCP, nothing leaves the machine.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import select
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from printerfact.driver.logger import AbstractLogger
+from printerfact.driver.unavailable import unavailable, unavailable_attribute
+
 _FRAME_MAX = 65536
 _DROP = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOBUFS}
 
 
+NO_VDE = "no vde_switch: the driver's hub forwards the frames itself (vm/network.py)"
+
+
 class VLan:
-    """One VLAN (nixpkgs' symbol `vlans` holds these): number, hub socket, members."""
+    """One VLAN (nixpkgs' symbol `vlans` holds these): number, hub socket, members.  nixpkgs'
+    VLan runs a vde_switch; its handles on it are unavailable here."""
+
+    process = unavailable_attribute[subprocess.Popen[str]](NO_VDE)
+    pid = unavailable_attribute[int](NO_VDE)
+    fd = unavailable_attribute[io.TextIOBase](NO_VDE)
+    logger = unavailable_attribute[AbstractLogger]("the hub logs through the driver's logger")
 
     def __init__(self, nr: int, socket_dir: Path) -> None:
         self.nr = nr
@@ -39,6 +53,9 @@ class VLan:
 
     def __repr__(self) -> str:
         return f"<Vlan Nr. {self.nr}>"
+
+    @unavailable("the driver stops every VLAN at its cleanup, none before")
+    def stop(self) -> None: ...
 
     def member_socket(self, node: str) -> Path:
         """The local socket path of `node`'s NIC on this VLAN (registered as a member)."""

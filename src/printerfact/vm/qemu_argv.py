@@ -4,7 +4,9 @@ Every channel to the host is a unix socket on which the *driver* listens and QEM
 (`server=off`), so the driver owns the sockets' lifetime and QEMU needs no polling:
   serial console (ttyS0)  -> kernel log + stderr of guest commands, and send_console()
   HMP monitor             -> set_link (block/unblock), quit (crash)
-  virtconsole (hvc0)      -> the command channel to guest/agent.sh
+  QMP monitor             -> events for wait_for_qmp_event (vm/qmp.py)
+  virtserialport          -> the command channel to guest/agent.sh (hvc0, a virtconsole on a
+                             null chardev, is only its commands' stdin: see AGENT_PORT)
 VLANs use `-netdev dgram` between unix datagram sockets and the driver's hub (vm/network.py):
 no VDE, no TCP, nothing leaves the machine.  The driver's shared directory is a virtio-9p
 export, mounted at /tmp/shared in the guest as on NixOS test VMs.  The persistent disk
@@ -38,6 +40,7 @@ class QemuConfig:
     serial_socket: Path
     monitor_socket: Path
     shell_socket: Path
+    qmp_socket: Path | None = None  # None: no QMP monitor
     accel: Accel = "tcg"
     memory_mb: int = 256
     cpus: int = 1
@@ -49,6 +52,14 @@ class QemuConfig:
     shared_dir: Path | None = None  # host directory the guest mounts at /tmp/shared (9p)
     extra_args: tuple[str, ...] = field(default=())
 
+    def sockets(self) -> dict[str, Path]:
+        """The unix sockets QEMU connects to, by channel: the driver listens on them."""
+        found = {"serial": self.serial_socket, "monitor": self.monitor_socket}
+        found["shell"] = self.shell_socket
+        if self.qmp_socket is not None:
+            found["qmp"] = self.qmp_socket
+        return found
+
 
 # q35, not pc: under TCG the guest spends ~145 ms per PCI device on pc evaluating the ACPI
 # interrupt routing (its _PRT is an AML loop), ~5 ms on q35 (static tables).  With the
@@ -56,6 +67,11 @@ class QemuConfig:
 MACHINE = "q35"
 SHARED_TAG = "shared"  # the 9p mount tag of the driver's shared directory (guest: /tmp/shared)
 QBOOT = Path("/usr/share/qemu/qboot.rom")
+# The command channel is a virtserialport, not the virtconsole nixpkgs uses: QEMU drops a
+# virtconsole's output when the host socket is full (hw/char/virtio-console.c, flush_buf), which
+# under load lost replies and stalled the driver; a serial port is flow-controlled.  The guest
+# agent finds it by this name.  hvc0 stays, as the tty on the commands' stdin.
+AGENT_PORT = "org.printerfact.agent"
 
 
 # TCG tuning, each measured on boot to the first command (bench/driver_bench.py):
@@ -118,9 +134,13 @@ def qemu_argv(c: QemuConfig) -> list[str]:
         "-serial", "chardev:console",
         "-chardev", f"socket,id=monitor,path={_opt(c.monitor_socket)},server=off",
         "-mon", "chardev=monitor,mode=readline",
+        *(["-chardev", f"socket,id=qmp,path={_opt(c.qmp_socket)},server=off",
+            "-mon", "chardev=qmp,mode=control"] if c.qmp_socket is not None else []),
         "-device", "virtio-serial-pci,id=vser0",
+        "-chardev", "null,id=hvc0",
+        "-device", "virtconsole,chardev=hvc0,bus=vser0.0,nr=0",
         "-chardev", f"socket,id=shell,path={_opt(c.shell_socket)},server=off",
-        "-device", "virtconsole,chardev=shell,bus=vser0.0",
+        "-device", f"virtserialport,chardev=shell,bus=vser0.0,nr=1,name={AGENT_PORT}",
     ]  # fmt: skip
     if c.shared_dir is not None:
         # As nixpkgs' qemu-vm shares its xchg directories: 9p, files created as QEMU's user.

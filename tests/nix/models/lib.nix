@@ -1,6 +1,7 @@
 # A model of the part of nixpkgs' `lib` the project's Nix (and the other models) use.
 #
-# Each function behaves as its nixpkgs definition (nixpkgs of mid-2025, nixos-25.05), cited by
+# Each function behaves as its nixpkgs definition (nixos-26.05; checked against nixpkgs' real lib
+# of 2026, evaluated with the same probes, see docs/nix-api.md), cited by
 # file and name; most are the nixpkgs logic restated, not simplified.  Where a model is
 # smaller than the real thing the comment says what it leaves out.  Builtins only.
 let
@@ -31,13 +32,17 @@ let
         if builtins.isAttrs result then
           result // {
             override = overrideArgs;
+            overrideDerivation = fdrv: overrideResult (x: lib.overrideDerivation x fdrv);
             ${if result ? overrideAttrs then "overrideAttrs" else null} =
               fdrv: overrideResult (x: x.overrideAttrs fdrv);
           }
         else if lib.isFunction result then
           lib.setFunctionArgs result (lib.functionArgs result) // { override = overrideArgs; }
         else result);
-    # (overrideDerivation is left out: nothing here uses it.)
+    # overrideDerivation: a derivation from the old one's attributes updated by `f`, keeping
+    # `meta` (smaller than nixpkgs': no passthru, no warning).  Nothing here calls it; it is
+    # there because the real makeOverridable offers it, so attribute names match.
+    overrideDerivation = drv: f: derivation (drv.drvAttrs // f drv) // { meta = drv.meta or { }; };
 
     # callPackageWith: arguments the function declares are taken from autoArgs, explicit ones
     # win; a required argument found nowhere aborts with nixpkgs' message (without the
@@ -97,6 +102,7 @@ let
       let len = builtins.length list; fold' = n: if n == len then nul else op (builtins.elemAt list n) (fold' (n + 1));
       in fold' 0;
     flatten = x: if builtins.isList x then builtins.concatMap lib.flatten x else [ x ];
+    reverseList = xs: let l = builtins.length xs; in builtins.genList (n: builtins.elemAt xs (l - n - 1)) l;
 
     # --- lib/strings.nix --------------------------------------------------------------------
     inherit (builtins) concatStringsSep;
@@ -105,6 +111,10 @@ let
       let lenContent = builtins.stringLength content; lenSuffix = builtins.stringLength suffix;
       in lenContent >= lenSuffix && builtins.substring (lenContent - lenSuffix) lenContent content == suffix;
     concatMapStrings = f: list: builtins.concatStringsSep "" (map f list);
+    lowerChars = lib.stringToCharacters "abcdefghijklmnopqrstuvwxyz";
+    upperChars = lib.stringToCharacters "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    stringToCharacters = s: builtins.genList (p: builtins.substring p 1 s) (builtins.stringLength s);
+    toLower = builtins.replaceStrings lib.upperChars lib.lowerChars;
 
     # --- lib/versions.nix -------------------------------------------------------------------
     versions = {
@@ -177,37 +187,46 @@ let
     cleanSource = src: builtins.path { name = "source"; path = src; filter = lib.cleanSourceFilter; };
 
     # --- lib/fileset --------------------------------------------------------------------------
-    # A file set is modelled as { _type = "fileset"; contains = pathString: type: bool; roots }.
-    # toSource imports `root` filtered to the set with builtins.path, named "source", as the
-    # real toSource does, so the store path (hence the hash) depends only on the files in the
-    # set.  Left out: the real checks of file sets that cross filesystem roots.
+    # A file set is modelled as { _type = "fileset"; contains = pathString: type: bool; bases },
+    # `bases` the directories it can hold files in (a path's own directory, or its parent for a
+    # file, as lib/fileset/internal.nix's base path).  toSource imports `root` filtered to the
+    # set with builtins.path, named "source", as the real toSource does: files in the set, and
+    # the directories on the way to them, no empty directories, so the store path (hence the
+    # hash) depends only on the files in the set.  Checked against the real lib (2026): the same
+    # store paths, and the error messages below are the real ones.  Left out: file sets that
+    # cross filesystem roots, `difference`, `intersection`, `maybeMissing`, and more.
     fileset =
       let
         inside = base: p: p == base || lib.hasPrefix (base + "/") p;
-        coerce = where: x:
+        coerce = where: element: x:
           if x._type or null == "fileset" then x
           else if builtins.isPath x then
-            (if builtins.pathExists x then {
-              _type = "fileset";
-              roots = [ (toString x) ];
-              contains = p: _: inside (toString x) p;
-            }
-            else throw "lib.fileset.${where}: Element ${toString x} is a path that does not exist.")
-          else throw "lib.fileset.${where}: Element is of type ${builtins.typeOf x}, but it should be a file set or a path instead.";
+            (if builtins.pathExists x then
+              let
+                s = toString x;
+                isDir = builtins.pathExists (s + "/.");
+              in
+              {
+                _type = "fileset";
+                bases = [ (if isDir then s else dirOf s) ];
+                contains = p: _: inside s p;
+              }
+            else throw "lib.fileset.${where}: ${element} (${toString x}) is a path that does not exist.")
+          else throw "lib.fileset.${where}: ${element} is of type ${builtins.typeOf x}, but it should be a file set or a path instead.";
       in
       {
         unions = list:
-          let sets = map (lib.fileset.coerceTo "unions") list; in
+          let sets = lib.imap0 (i: lib.fileset.coerceTo "unions" "Element ${toString i}") list; in
           {
             _type = "fileset";
-            roots = builtins.concatMap (s: s.roots) sets;
+            bases = builtins.concatMap (s: s.bases) sets;
             contains = p: t: builtins.any (s: s.contains p t) sets;
           };
         fileFilter = predicate: path:
           assert lib.assertMsg (builtins.isPath path) "lib.fileset.fileFilter: Second argument is of type ${builtins.typeOf path}, but it should be a path instead.";
           {
             _type = "fileset";
-            roots = [ (toString path) ];
+            bases = [ (toString path) ];
             contains = p: t:
               inside (toString path) p && t != "directory"
               && predicate {
@@ -217,17 +236,23 @@ let
               };
           };
         toSource = { root, fileset }:
-          let set = coerce "toSource" fileset; rootStr = toString root; in
-          assert lib.assertMsg (builtins.isPath root) "lib.fileset.toSource: `root` is of type ${builtins.typeOf root}, but it should be a path instead.";
-          assert lib.assertMsg (builtins.all (r: inside rootStr r) set.roots) "lib.fileset.toSource: `fileset` contains a file that cannot be added to the store, because it's not in the `root` ${rootStr}.";
+          let
+            set = coerce "toSource" "`fileset`" fileset;
+            rootStr = toString root;
+            outside = builtins.filter (b: !inside rootStr b) set.bases;
+            # A directory is kept when it holds a file of the set (recursively).
+            holds = dir: builtins.any
+              (name:
+                let p = "${dir}/${name}"; t = (builtins.readDir dir).${name}; in
+                if t == "directory" then holds p else set.contains p t)
+              (builtins.attrNames (builtins.readDir dir));
+          in
+          assert lib.assertMsg (builtins.isPath root) "lib.fileset.toSource: `root` (${toString root}) is a ${if builtins.isString root then "string-like value" else builtins.typeOf root}, but it should be a path instead.";
+          assert lib.assertMsg (outside == [ ]) "lib.fileset.toSource: `fileset` could contain files in ${builtins.head outside}, which is not under the `root` (${rootStr}). Potential solutions:";
           builtins.path {
             name = "source";
             path = root;
-            # A directory is kept if it can hold a file of the set (no empty directories in
-            # the model's tree would make a difference to kbuild).
-            filter = p: t:
-              if t == "directory" then builtins.any (r: inside p r || inside r p) set.roots
-              else set.contains p t;
+            filter = p: t: if t == "directory" then holds p else set.contains p t;
           };
         coerceTo = coerce;
       };

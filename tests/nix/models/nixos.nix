@@ -40,13 +40,13 @@ let
   types = rec {
     bool = mkType "boolean" isBool mergeEqual;
     int = mkType "signed integer" isInt mergeEqual;
-    unsigned = mkType "unsigned integer" (x: isInt x && x >= 0) mergeEqual;
-    positive = mkType "positive integer" (x: isInt x && x > 0) mergeEqual;
+    unsigned = mkType "unsigned integer, meaning >=0" (x: isInt x && x >= 0) mergeEqual;
+    positive = mkType "positive integer, meaning >0" (x: isInt x && x > 0) mergeEqual;
     str = mkType "string" isString mergeEqual;
     lines = mkType "strings concatenated with \"\\n\"" isString
       (_: defs: builtins.concatStringsSep "\n" (map (d: d.value) defs));
-    strMatching = re: mkType "string matching ${re}" (x: isString x && match re x != null) mergeEqual;
-    path = mkType "path" (x: builtins.isPath x || (isString x && lib.hasPrefix "/" x) || lib.isDerivation x) mergeEqual;
+    strMatching = re: mkType "string matching the pattern ${re}" (x: isString x && match re x != null) mergeEqual;
+    path = mkType "absolute path" (x: builtins.isPath x || (isString x && lib.hasPrefix "/" x) || lib.isDerivation x) mergeEqual;
     # types.package: a derivation (or store path), merged with mergeOneOption.
     package = mkType "package" lib.isDerivation mergeOne;
     raw = mkType "raw value" (_: true) mergeOne;
@@ -55,14 +55,15 @@ let
       (loc: defs: let set = filter (d: d.value != null) defs; in if set == [ ] then null else t.merge loc set);
     either = a: b: mkType "${a.name} or ${b.name}" (x: a.check x || b.check x)
       (loc: defs: if all (d: a.check d.value) defs then a.merge loc defs else mergeEqual loc defs);
+    # An entry is named "[definition D-entry E]" (lib/types.nix, listOf), quoted by showOption.
     listOf = t: mkType "list of ${t.name}" isList (loc: defs:
-      concatMap
-        (d: lib.imap0
+      builtins.concatLists (lib.imap0
+        (di: d: lib.imap0
           (i: x:
             if t.check x then x
-            else throw "A definition for option `${showLoc loc}.[entry ${toString (i + 1)}]' is not of type `${t.name}'. Definition value: ${toJSON x}")
+            else throw "A definition for option `${showLoc loc}.\"[definition ${toString (di + 1)}-entry ${toString (i + 1)}]\"' is not of type `${t.name}'. Definition value: ${toJSON x}")
           d.value)
-        defs);
+        defs));
   };
 
   # --- options ---------------------------------------------------------------------------------
@@ -147,7 +148,9 @@ let
   moduleArgs = { inherit config lib pkgs; name = nodeName; options = { }; modulesPath = "<model>/nixos/modules"; };
   applyModule = m:
     if lib.isFunction m then m (builtins.intersectAttrs (lib.functionArgs m) moduleArgs) else m;
-  definitions = map applyModule (modules ++ [ networkModule ]);
+  # lib/modules.nix hands an option its definitions in the reverse of the modules' order (read
+  # with the real lib.evalModules: list definitions [ 2 ] then [ 3 ] merge to [ 3 2 ]).
+  definitions = lib.reverseList (map applyModule (modules ++ [ networkModule ]));
 
   unwrapIf = d: if d._type or null == "if" then (if d.condition then unwrapIf d.content else [ ]) else [ d ];
   priority = d: if d._type or null == "override" then d.priority else 100;

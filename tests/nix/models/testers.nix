@@ -20,7 +20,9 @@ let
   evalNode = import ./nixos.nix { inherit lib pkgs; };
   where = "the argument that was passed to pkgs.runNixOSTest";
 
-  # Top-level options of a test (nixos/lib/testing/*.nix, mid-2025).
+  # Top-level options of a test (nixos/lib/testing/*.nix of the nixos-26.05 era: nodes.nix and
+  # network.nix at 003d5816, driver.nix at 01fbdeef, driver-configuration.nix at 066e2231,
+  # run.nix at 4c53d514, as docs/nix-api.md dates them).
   known = [
     "_file"
     "imports"
@@ -43,6 +45,23 @@ let
     "qemu"
     "sshBackdoor"
     "includeTestScriptReferences"
+    # nspawn containers and the rest of the 26.05 era
+    "containers"
+    "container"
+    "containerDefaults"
+    "nodeDefaults"
+    "extraBaseNodeModules"
+    "allMachines"
+    "nodesCompat"
+    "enableDebugHook"
+    "logLevel"
+    "pythonTestDriverPackage"
+    "driverConfiguration"
+    "driverConfigurationFile"
+    "rawTestDerivation"
+    "testScriptString"
+    "driver"
+    "test"
   ];
   test = if lib.isFunction testModule then testModule { inherit lib; hostPkgs = pkgs; } else testModule;
   unknown = builtins.filter (n: !builtins.elem n known) (builtins.attrNames test);
@@ -50,6 +69,19 @@ let
 
   name = check (builtins.isString (test.name or null)) "The option `name' is used but not defined, or is not a string" test.name;
   globalTimeout = check (builtins.isInt (test.globalTimeout or 3600)) "A definition for option `globalTimeout' is not of type `signed integer'" (test.globalTimeout or 3600);
+  # driver.nix: skipTypeCheck, skipLint (types.bool, default false); extraPythonPackages
+  # (types.functionTo (types.listOf types.package), default `ps: [ ]`), called with the host's
+  # python3Packages by the driver package (its `extraPythonPackages python3Packages`).
+  skipTypeCheck = check (builtins.isBool (test.skipTypeCheck or false)) "A definition for option `skipTypeCheck' is not of type `boolean'" (test.skipTypeCheck or false);
+  skipLint = check (builtins.isBool (test.skipLint or false)) "A definition for option `skipLint' is not of type `boolean'" (test.skipLint or false);
+  extraPythonPackages =
+    let
+      f = check (lib.isFunction (test.extraPythonPackages or (_: [ ]))) "A definition for option `extraPythonPackages' is not of type `function that evaluates to a(n) list of package'" (test.extraPythonPackages or (_: [ ]));
+      packages = f pkgs.python3Packages;
+    in
+    check (builtins.isList packages && builtins.all lib.isDerivation packages)
+      "A definition for option `extraPythonPackages' is not of type `function that evaluates to a(n) list of package'"
+      packages;
   meta = test.meta or { };
 
   nodeModules = check (builtins.isAttrs (test.nodes or { }) && builtins.all (m: lib.isFunction m || builtins.isAttrs m) (builtins.attrValues (test.nodes or { })))
@@ -73,15 +105,26 @@ let
     if lib.isFunction s then s { nodes = nodeConfigs; }
     else check (builtins.isString s) "A definition for option `testScript' is not of type `string or function'" s;
 
-  # driver.nix: machine names become Python names; a test with one node also calls it `machine`.
-  pythonize = n: builtins.concatStringsSep "" (map (c: if builtins.match "[A-Za-z0-9_]" c == null then "_" else c)
-    (builtins.genList (i: builtins.substring i 1 n) (builtins.stringLength n)));
-  machineNames = map pythonize nodeNames ++ lib.optional (builtins.length nodeNames == 1 && !builtins.elem "machine" nodeNames) "machine";
+  # driver.nix, pythonizeName: the first character stays if it matches [A-z_], the others if
+  # they match [A-z0-9_]; anything else becomes "_".  theOnlyMachine: a test with exactly one
+  # node also calls it `machine`, unless a machine's system.name (its host name) is "machine".
+  pythonize = n:
+    let
+      chars = builtins.genList (i: builtins.substring i 1 n) (builtins.stringLength n);
+      keep = re: c: if builtins.match re c == null then "_" else c;
+    in
+    builtins.concatStringsSep "" ([ (keep "[A-z_]" (builtins.head chars)) ] ++ map (keep "[A-z0-9_]") (builtins.tail chars));
+  hostNames = map (n: n.config.networking.hostName) (builtins.attrValues nodes);
+  machineNames = map pythonize (nodeNames ++ lib.optional (builtins.length nodeNames == 1 && !builtins.elem "machine" hostNames) "machine");
   vlans = builtins.foldl' (acc: v: if builtins.elem v acc then acc else acc ++ [ v ]) [ ]
     (builtins.concatMap (n: n.config.virtualisation.vlans) (builtins.attrValues nodes));
 
   mkDriver = interactive: pkgs.runCommand "nixos-test-driver-${name}"
     {
+      # driver.nix: mypy only when type-checking; the driver package with the extra packages.
+      nativeBuildInputs = [ pkgs.makeWrapper ] ++ lib.optionals (!skipTypeCheck) [ pkgs.mypy ];
+      buildInputs = extraPythonPackages;
+      lint = if skipLint then "" else "1";
       testScript = testScriptString;
       startScripts = map (n: n.toplevel) (builtins.attrValues nodes);
       vlans = map toString vlans;
@@ -95,7 +138,8 @@ let
   driverInteractive = mkDriver true;
 
   config = {
-    inherit name globalTimeout meta driver testScriptString;
+    inherit name globalTimeout meta driver testScriptString skipTypeCheck skipLint;
+    extraPythonPackages = _: extraPythonPackages;
     nodes = nodeConfigs;
     nodesEvaluated = nodes;
     testScript = test.testScript;

@@ -11,8 +11,13 @@ let
   withRust = (features.rust or false || lib.versionAtLeast version "6.12") && rustAvailable;
 in
 {
+  # `debug` (read in a 2026 version of common-config.nix): lockup detection on; HARDLOCKUP_DETECTOR
+  # is `lib.mkIf (isPower || isx86 || versionAtLeast version "6.5")`, true on x86_64.
   DEBUG_KERNEL = yes;
   DETECT_HUNG_TASK = yes;
+  LOCKUP_DETECTOR = yes;
+  SOFTLOCKUP_DETECTOR = yes;
+  HARDLOCKUP_DETECTOR = yes;
   MODULES = yes;
 }
   // lib.optionalAttrs withRust { RUST = yes; }

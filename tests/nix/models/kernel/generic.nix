@@ -1,4 +1,6 @@
-# Model of nixpkgs' buildLinux (nixpkgs of mid-2025, nixos-25.05):
+# Model of nixpkgs' buildLinux (arguments as in generic.nix of 2024-2026; the nixos-26.05 copy was
+# not readable here; its config merge checked against the real lib.evalModules over
+# kernel_config.nix's item type):
 #   pkgs/os-specific/linux/kernel/generic.nix        the function: its arguments (with `...`:
 #                                                    unknown ones are accepted and ignored),
 #                                                    features, the config merge, withRust,
@@ -123,7 +125,7 @@ let
       );
 
       generated = import ./kconfig-x86_64.nix { inherit lib; } {
-        inherit settings ignoreConfigErrors;
+        inherit settings ignoreConfigErrors version;
         ccIsClang = stdenv.cc.isClang;
       };
 

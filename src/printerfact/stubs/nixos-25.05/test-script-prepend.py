@@ -1,7 +1,6 @@
 # nixpkgs nixos-25.05: nixos/lib/test-script-prepend.py, the declarations nixpkgs puts before a
 # testScript to type-check it (same types; `checks.py` appends `<node>: Machine;` per node on
-# one line, `vlan<n>: VLan` per VLAN, then the script).  nixos-unstable later renamed retry's
-# `timeout` to `timeout_seconds` and added `debug`.
+# one line, `vlan<n>: VLan` per VLAN, then the script).  nixos-26.05's is in ../nixos-26.05.
 from test_driver.driver import Driver
 from test_driver.vlan import VLan
 from test_driver.machine import Machine

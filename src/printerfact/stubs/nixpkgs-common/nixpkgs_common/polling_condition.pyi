@@ -1,8 +1,8 @@
-# nixpkgs nixos-25.05: nixos/lib/test-driver/src/test_driver/polling_condition.py
+# nixpkgs (25.05 and 26.05 alike): nixos/lib/test-driver/src/test_driver/polling_condition.py
 from collections.abc import Callable
 from typing import Any
 
-from test_driver.logger import AbstractLogger
+from nixpkgs_common.logger import AbstractLogger
 
 class PollingConditionError(Exception): ...
 

@@ -1,9 +1,9 @@
-# nixpkgs nixos-25.05: nixos/lib/test-driver/src/test_driver/vlan.py
+# nixpkgs (25.05 and 26.05 alike): nixos/lib/test-driver/src/test_driver/vlan.py
 import io
 import subprocess
 from pathlib import Path
 
-from test_driver.logger import AbstractLogger
+from nixpkgs_common.logger import AbstractLogger
 
 class VLan:
     nr: int

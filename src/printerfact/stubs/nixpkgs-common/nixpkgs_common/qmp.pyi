@@ -1,4 +1,5 @@
-# nixpkgs nixos-25.05: nixos/lib/test-driver/src/test_driver/qmp.py (what Machine.qmp_client is).
+# nixpkgs nixos/lib/test-driver/src/test_driver/qmp.py (25.05; machine/qmp.py in 26.05, whose
+# wait_for_qmp_event still passes an int timeout): what Machine.qmp_client is.
 import socket
 from pathlib import Path
 from typing import Any

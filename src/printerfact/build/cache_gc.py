@@ -1,0 +1,136 @@
+"""The build cache's entries: what each is, its size, when it was last used, and whether this
+checkout's current keys still use it (`printerfact cache`); removing the rest
+(`printerfact cache gc`).
+
+"Current" means: the entries the build of this checkout would use now, for every kernel
+flavour and node package, computed from the same keys the build computes (nothing is built to
+find them).  An entry that a process holds (a build in progress, or a run that took it: see
+`cache.hold`) is never removed, whatever its key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, image, kernel, module, packages, paths, toolchain
+from . import flavour as flavours
+
+KINDS = ("kernel", "module", "image", "packages", "src")
+# More stale entries than this and `printerfact build` says so (each kernel is ~640 MB).
+PILE_UP = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    path: Path
+    size: int  # bytes
+    last_used: float  # time.time() of its last use
+    current: bool
+    in_use: bool
+
+
+def current_entries() -> set[Path]:
+    """The entries this checkout's build uses now (those it has not built yet included)."""
+    tc = toolchain.detect()
+    identity, source = kernel.source_identity(kernel.source_path())
+    live = {source} if source is not None else set()
+    for fl in flavours.FLAVOURS.values():
+        k = kernel.kernel_entry(identity, tc, fl)
+        m = module.module_entry(k / "build", tc)
+        live |= {k, m}
+        ko = m / f"{module.MODULE_NAME}.ko"
+        if cache.is_complete(k) and ko.is_file():  # the image's key holds the module's digest
+            live.add(image.base_image_entry(ko, kernel.built_kernel(k, fl, k).release))
+    for name in [*packages.DEBIAN_PACKAGES, *packages.EVERY_NODE]:
+        try:
+            live.add(packages.segment_entry(name))
+        except packages.PackageError:  # not installed here: no current segment
+            pass
+    return live
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def entries(current: set[Path] | None = None) -> list[Entry]:
+    """Every entry of the cache, oldest use first."""
+    current = current_entries() if current is None else current
+    found = []
+    for kind in KINDS:
+        base = paths.cache_root() / kind
+        if not base.is_dir():
+            continue
+        for path in base.iterdir():
+            if not path.is_dir():
+                continue
+            found.append(
+                Entry(
+                    kind=kind,
+                    path=path,
+                    size=_size(path),
+                    last_used=cache.last_used(path),
+                    current=path in current,
+                    in_use=cache.in_use(path),
+                )
+            )
+    return sorted(found, key=lambda e: e.last_used)
+
+
+def stale(found: Iterable[Entry]) -> list[Entry]:
+    return [e for e in found if not e.current and not e.in_use]
+
+
+def collect(found: Iterable[Entry]) -> list[Entry]:
+    """Remove the stale entries (each under its lock, so none a process takes meanwhile);
+    returns those removed."""
+    removed = []
+    for e in stale(found):
+        if cache.remove_unless_held(e.path):
+            removed.append(e)
+    return removed
+
+
+def human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def table(found: list[Entry], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    rows = [f"{'kind':<9} {'entry':<34} {'size':>9}  {'last used':>12}  state"]
+    for e in found:
+        age = now - e.last_used
+        ago = f"{age / 86400:.1f} d ago" if age >= 86400 else f"{age / 3600:.1f} h ago"
+        state = "current" if e.current else "in use" if e.in_use else "stale"
+        rows.append(f"{e.kind:<9} {e.path.name:<34} {human(e.size):>9}  {ago:>12}  {state}")
+    total = sum(e.size for e in found)
+    waste = sum(e.size for e in stale(found))
+    rows.append(f"{len(found)} entries, {human(total)}; stale: {human(waste)}")
+    return "\n".join(rows)
+
+
+def pile_up_notice(found: list[Entry]) -> str | None:
+    """One line for the end of a build when stale entries have piled up, else None."""
+    old = stale(found)
+    if len(old) <= PILE_UP:
+        return None
+    return (
+        f"cache: {len(old)} entries ({human(sum(e.size for e in old))}) are used by no current"
+        " key: `printerfact cache gc` removes them"
+    )

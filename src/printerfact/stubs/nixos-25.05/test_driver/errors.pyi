@@ -1,0 +1,2 @@
+from nixpkgs_common.errors import MachineError as MachineError
+from nixpkgs_common.errors import RequestedAssertionFailed as RequestedAssertionFailed

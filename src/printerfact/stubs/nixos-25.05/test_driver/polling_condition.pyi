@@ -1,0 +1,2 @@
+from nixpkgs_common.polling_condition import PollingCondition as PollingCondition
+from nixpkgs_common.polling_condition import PollingConditionError as PollingConditionError

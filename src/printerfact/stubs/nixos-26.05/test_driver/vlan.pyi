@@ -1,0 +1,1 @@
+from nixpkgs_common.vlan import VLan as VLan

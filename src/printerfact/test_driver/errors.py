@@ -1,0 +1,5 @@
+"""nixpkgs' `test_driver.errors`."""
+
+from printerfact.driver.errors import MachineError, RequestedAssertionFailed
+
+__all__ = ["MachineError", "RequestedAssertionFailed"]
