@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from printerfact.driver.errors import MachineError, RequestedAssertionFailed, Unavailable
+from printerfact.driver.machine_helpers import CHAR_TO_KEY, key_for
 from printerfact.driver.ocr import perform_ocr_on_screenshot, perform_ocr_variants_on_screenshot
 from printerfact.driver.retry import retry
-from printerfact.driver.terminal import CHAR_TO_KEY, key_for
 from printerfact.test_driver.machine import NspawnMachine, StartCommand
 from printerfact.vm.qmp import QMPAPIError, QMPSession
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from printerfact.driver.framing import (
+from printerfact.vm.framing import (
     HELD_OPEN,
     INLINE_MAX,
     TIMED_OUT,

@@ -56,10 +56,10 @@ def test_fail(machine: Machine) -> None:
 
 
 def test_binary_and_large_output(machine: Machine) -> None:
-    out = machine._execute_bytes(
+    reply = machine._run(
         'i=0; while [ $i -lt 256 ]; do printf "\\\\$(printf %o $i)"; i=$((i+1)); done'
     )
-    assert out == (0, bytes(range(256)))
+    assert (reply.status, reply.stdout) == (0, bytes(range(256)))
     big = machine.succeed("head -c 1048576 /dev/zero | tr '\\0' x")
     assert big == "x" * 1048576
 

@@ -8,10 +8,9 @@ counterpart: the driver builds QEMU's command line from tests.toml, and runs no 
 from printerfact.driver.errors import MachineError, RequestedAssertionFailed
 from printerfact.driver.logger import AbstractLogger
 from printerfact.driver.machine import NO_START_SCRIPT, Machine
+from printerfact.driver.machine_helpers import CHAR_TO_KEY, make_command
 from printerfact.driver.ocr import perform_ocr_on_screenshot, perform_ocr_variants_on_screenshot
 from printerfact.driver.retry import retry
-from printerfact.driver.terminal import CHAR_TO_KEY
-from printerfact.driver.transfer import make_command
 from printerfact.driver.unavailable import UnavailableClass
 from printerfact.vm.qmp import QMPSession
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from printerfact.driver.errors import VMCrashed
-from printerfact.driver.framing import CommandChannel
 from printerfact.vm.console import Console
+from printerfact.vm.framing import CommandChannel
 from printerfact.vm.monitor import PROMPT, Monitor, MonitorError
 from printerfact.vm.process import QemuProcess
 from printerfact.vm.qmp import QMPSession
