@@ -14,7 +14,9 @@ import pytest
 
 from printerfact import nodes
 from printerfact.build.paths import REPO_ROOT
+from printerfact.driver import errors, machine
 from printerfact.driver.script_imports import modules as runtime_modules
+from printerfact.driver.script_imports import nixpkgs_modules
 from printerfact.driver.unavailable import UnavailableClass, unavailable_names
 from printerfact.nodes import NodeSpec
 from printerfact.stubs import CHANNELS, NIXOS_25_05, NIXOS_26_05, Channel, model
@@ -175,15 +177,11 @@ def test_the_docs_table_lists_every_module_name() -> None:
 
 
 def test_modules_are_importable_only_while_a_script_runs(tmp_path: Path) -> None:
-    from printerfact.driver.script_imports import nixpkgs_modules
-
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("test_driver.machine")
     with nixpkgs_modules(), nixpkgs_modules():  # nested: the REPL's test_script()
         from test_driver.errors import RequestedAssertionFailed  # type: ignore[import-not-found]
         from test_driver.machine import Machine  # type: ignore[import-not-found]
-
-        from printerfact.driver import errors, machine
 
         assert Machine is machine.Machine
         assert RequestedAssertionFailed is errors.RequestedAssertionFailed

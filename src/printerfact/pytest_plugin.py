@@ -17,7 +17,6 @@ script's own frames, the error, and the tail of each node's console log.
 from __future__ import annotations
 
 import os
-import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 from printerfact import runner
 from printerfact.build.flavour import FLAVOURS
 from printerfact.checks import StaticCheckFailed, evaluation_warnings, require_clean
+from printerfact.driver.errors import MachineError, Terminated, testscript_frames
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec, load_tests
 
 if TYPE_CHECKING:
@@ -116,8 +116,6 @@ class ScriptItem(pytest.Item):
 
     def runtest(self) -> None:
         # Static checks first: a typo must not cost a kernel build or a boot.
-        from printerfact.driver.errors import Terminated
-
         runner.prepare(self.spec)
         for warning in evaluation_warnings([self.spec]):  # as nixpkgs warns while it evaluates
             warnings.warn(warning, UserWarning, stacklevel=1)
@@ -158,8 +156,6 @@ class ScriptItem(pytest.Item):
 
 
 def _is_driver_error(exc: BaseException) -> bool:
-    from printerfact.driver.errors import MachineError
-
     return isinstance(exc, MachineError)
 
 
@@ -169,7 +165,6 @@ def _artifacts(config: pytest.Config, flavour: str) -> Artifacts:
     built = config.stash.setdefault(_ARTIFACTS, {})
     if flavour not in built:
         from printerfact.build.artifacts import ensure_artifacts
-        from printerfact.driver.errors import Terminated
 
         try:
             built[flavour] = ensure_artifacts(flavour)
@@ -187,7 +182,7 @@ def script_frames(exc: BaseException, scripts: Sequence[Path]) -> list[str]:
     """The traceback lines that are in the testscript (or its postscripts), as nixpkgs shows
     them."""
     names = {str(s): s for s in scripts}
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in names]
+    frames = testscript_frames(exc, scripts)
     if not frames:
         return []
     out = ["testscript traceback (most recent call last):"]

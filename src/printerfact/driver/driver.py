@@ -50,11 +50,13 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
+from printerfact.build.image import node_initrd
 from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
     GlobalTimeout,
     RequestedAssertionFailed,
     Terminated,
+    testscript_frames,
 )
 from printerfact.driver.logger import (
     AbstractLogger,
@@ -111,8 +113,6 @@ class AssertionTester(unittest.TestCase):
 
 def _default_initrd(artifacts: ArtifactsLike, test: TestSpec) -> InitrdFn:
     def build(node: NodeSpec, dest: Path) -> Path:
-        from printerfact.build.image import node_initrd  # the lead's image builder
-
         return Path(node_initrd(artifacts, test, node, dest))  # type: ignore[arg-type]
 
     return build
@@ -360,8 +360,7 @@ class Driver:
                     raise
 
     def _log_script_failure(self, e: BaseException) -> None:
-        scripts = {str(p) for p in (self.test.script, *self.test.postscripts)}
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in scripts]
+        frames = testscript_frames(e, (self.test.script, *self.test.postscripts))
         self.logger.log_test_error("Traceback (most recent call last):")
         for line in traceback.format_list(frames):
             for sub in line.rstrip().splitlines():

@@ -4,9 +4,14 @@
 that timed out).  `MachineError`: the infrastructure broke (QEMU died, the guest panicked, the
 agent vanished, the global timeout); not the test script's fault.  `Unavailable`: the script
 used a name of nixpkgs' API that the portable driver cannot offer (docs/api-conformance.md).
+A failure's report shows only the testscript's own frames, as nixpkgs' (`testscript_frames`).
 """
 
 from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
 
 
 class MachineError(Exception):
@@ -44,3 +49,12 @@ class Unavailable(MachineError):
 
 class UnavailableAttribute(Unavailable, AttributeError):
     """Reading such an attribute: an AttributeError too, so `hasattr` says False."""
+
+
+def testscript_frames(
+    exc: BaseException, scripts: Iterable[Path | str]
+) -> list[traceback.FrameSummary]:
+    """The frames of `exc`'s traceback that ran in one of `scripts` (the testscript and its
+    postscripts, by the file name they were compiled under), oldest first."""
+    names = {str(s) for s in scripts}
+    return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in names]
