@@ -1,5 +1,5 @@
 #!/bin/bash
-# printerfact guest agent: the guest end of the command channel (host end: driver/framing.py).
+# printerfact guest agent: the guest end of the command channel (host end: vm/framing.py).
 # busybox init runs it on /dev/hvc0, where nixpkgs' test instrumentation runs its backdoor root
 # shell, and it gives commands the same surroundings: bash, root, HOME=/root, /etc/profile
 # sourced, cwd /tmp, stdin the console hvc0 (a tty that never ends), stderr ttyS0.

@@ -1,0 +1,126 @@
+"""Snapshot boots: a node's booted state saved by QEMU's migration to a file, restored into a
+new QEMU in place of a boot.
+
+A restored guest would replay the saved CRNG, so every node restored from one snapshot would
+pick the same facts.  QEMU's vmgenid device fixes this: a new QEMU process with `guid=auto`
+gives the guest a new generation ID at the restore, and the kernel's drivers/virt/vmgenid.c
+reseeds the CRNG on it ("random: crng reseeded due to virtual machine fork", RESEED_LINE).
+That needs SeaBIOS (qboot does not run QEMU's ACPI linker-loader: a guest with vmgenid never
+printed a line under qboot), CONFIG_VMGENID on ACPI (kernel/portable-boot.config), and a CRNG
+initialised before the save (rdrand seeds it at once: qemu_argv.TCG_CPU).  QEMU refuses to
+migrate with a mounted 9p share, so a snapshot node mounts the shared directory only after
+the save or restore (guest/rc.sh reads SNAPSHOT_ARG).
+
+The migration stream holds the RAM and device state, not the disk: a node's disk is saved
+beside it and copied back at the restore, so that the two stay consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from printerfact.vm.monitor import Monitor, MonitorError
+
+VMGENID = ("-device", "vmgenid,guid=auto")
+RESEED_LINE = "random: crng reseeded due to virtual machine fork"
+SNAPSHOT_ARG = "printerfact.snapshot=1"  # on the kernel command line of a snapshot node
+STATE = "state"  # the migration stream, in the snapshot's cache entry
+DISK = "disk.img"
+CONSOLE = "console.log"  # the console up to the save, replayed at a restore
+SAVE_TIMEOUT_S = 60.0
+
+
+class SnapshotError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Paths that differ from run to run but are not part of the saved state (sockets, the
+    per-run initrd and disk copies): replaced by their names in the snapshot's key."""
+
+    paths: dict[str, Path]
+
+    def normalise(self, argv: list[str]) -> list[str]:
+        out = []
+        for arg in argv:
+            for name, path in self.paths.items():
+                arg = arg.replace(str(path), f"<{name}>")
+            out.append(arg)
+        return out
+
+
+def snapshot_key(argv: list[str], placeholders: Placeholders, digests: dict[str, str]) -> str:
+    """The key of a node's snapshot: its QEMU command line with the run's own paths taken out,
+    and the digests of what that command line names (kernel, initrd, QEMU, ...)."""
+    h = hashlib.sha256()
+    for arg in placeholders.normalise(argv):
+        h.update(arg.encode() + b"\0")
+    for name in sorted(digests):
+        h.update(f"{name}={digests[name]}\0".encode())
+    return h.hexdigest()[:24]
+
+
+def restore_argv(argv: list[str], entry: Path) -> list[str]:
+    """`argv` started from the snapshot in `entry`: QEMU loads the state before it runs."""
+    return [*argv, "-incoming", f"exec:cat {shlex.quote(str(entry / STATE))}"]
+
+
+def _status(monitor: Monitor) -> str:
+    reply = monitor.command("info status")
+    for line in reply.splitlines():
+        if line.startswith("VM status:"):
+            return line.removeprefix("VM status:").strip()
+    raise SnapshotError(f"no status in the monitor's reply: {reply!r}")
+
+
+def save(monitor: Monitor, dest: Path, disk: Path | None, console_lines: list[str]) -> None:
+    """Stop the guest and save its state, its disk and its console so far into `dest` (a
+    directory being built); the guest stays stopped: `resume` it."""
+    monitor.command("stop")
+    target = shlex.quote(str(dest / STATE))
+    reply = monitor.command(f'migrate "exec:cat > {target}"')
+    deadline = time.monotonic() + SAVE_TIMEOUT_S
+    while True:
+        info = monitor.command("info migrate")
+        if "Migration status: completed" in info:
+            break
+        if "Migration status: failed" in info or "Error" in reply:
+            raise SnapshotError(f"QEMU could not save the VM: {reply.strip()} {info.strip()}")
+        if time.monotonic() > deadline:
+            raise SnapshotError(f"saving the VM took over {SAVE_TIMEOUT_S:.0f} s: {info.strip()}")
+        time.sleep(0.01)
+    if disk is not None:
+        shutil.copyfile(disk, dest / DISK)
+    (dest / CONSOLE).write_text("".join(f"{line}\n" for line in console_lines))
+
+
+def prepare_restore(entry: Path, disk: Path | None) -> list[str]:
+    """Before QEMU starts from `entry`: put the saved disk in place; returns the console
+    lines up to the save."""
+    if disk is not None:
+        shutil.copyfile(entry / DISK, disk)
+    return (entry / CONSOLE).read_text().splitlines()
+
+
+def wait_loaded(monitor: Monitor, timeout: float) -> None:
+    """Wait until QEMU has loaded the state (the guest is then paused, as it was saved)."""
+    deadline = time.monotonic() + timeout
+    while (status := _status(monitor)) != "paused":
+        if status not in ("paused (inmigrate)", "inmigrate"):
+            raise SnapshotError(f"restoring the VM failed: its status is {status!r}")
+        if time.monotonic() > deadline:
+            raise SnapshotError(f"restoring the VM took over {timeout:.0f} s")
+        time.sleep(0.005)
+
+
+def resume(monitor: Monitor) -> None:
+    try:
+        monitor.command("cont")
+    except MonitorError as e:
+        raise SnapshotError(f"the restored VM did not resume: {e}") from e
