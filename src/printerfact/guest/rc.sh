@@ -33,7 +33,7 @@ cp -a /usr/lib/printerfact/dev/. /dev/
 mount -t devpts devpts /dev/pts
 DISK=/run/printerfact/disk  # the node's disk, if it has one (below)
 # With the run-time directories NixOS's tmpfiles make (systemd.conf, 00-nixos.conf).
-mkdir -p "$UNITS" "$DISK" /run/lock /run/user /run/log
+mkdir -p "$UNITS" "$WAITERS" "$DISK" /run/lock /run/user /run/log
 target() {  # every target the boot reaches: a start job from now on
     [ "$2" = - ] || queue_job "$1" start
 }

@@ -62,15 +62,22 @@ no_job() {
     [[ ! -e $UNITS/$1.job ]]
 }
 
-# await SECONDS TEST [ARG...]: until `TEST ARG...` succeeds (status 0), or SECONDS have passed
-# (status 1).  Polls.
+# await SECONDS TEST UNIT [ARG...]: until `TEST UNIT ARG...` succeeds (status 0), or SECONDS
+# have passed (status 1).  Blocks on UNIT's FIFO (states.sh), written to at every change of its
+# state or job; the read's 1 s timeout only catches what is written without it (by hand).
 await() {
-    local n=$(($1 * 20))
+    local end fifo=$WAITERS/$3 fd rc=0
+    end=$((${EPOCHREALTIME/./} + $1 * 1000000))
     shift
+    "$@" && return 0
+    [[ -p $fifo ]] || mkfifo "$fifo" 2>/dev/null || [[ -p $fifo ]] || return 1
+    exec {fd}<>"$fifo"  # from now on no wake-up is lost: test again, then read
     until "$@"; do
-        ((n-- > 0)) || return 1
-        sleep 0.05
+        if ((${EPOCHREALTIME/./} >= end)); then rc=1; break; fi
+        read -r -t 1 -u "$fd" _
     done
+    exec {fd}<&-
+    return "$rc"
 }
 
 # journal U IDENT PID MESSAGE: one journal entry of U, also on the console as journald's
