@@ -1,28 +1,28 @@
 #!/bin/busybox sh
 # Boot script of the portable test image (busybox init runs it once, as sysinit).
 # Node settings come from /etc/printerfact/node.env, written per node by the runner.
-# Unit states and jobs live in /run/units (units.sh).  The boot reaches systemd's targets
+# Unit states and jobs live in /run/units (states.sh).  The boot reaches systemd's targets
 # (guest/targets.sh) in the order systemd does; until then each has a start job, as under systemd.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-UNITS=/run/units  # see units.sh
+. /usr/lib/printerfact/states.sh
 TARGETS=/usr/lib/printerfact/targets.sh
-set_state() { echo "$2" >"$UNITS/$1"; }
 
 # reach STEP...: the targets of these steps become active, in targets.sh's order, and their
 # jobs end; each logged as systemd logs it.
 reach() {
-    done_jobs=
+    reached=
     for step; do
         target() {
             [ "$2" = "$step" ] || return 0
             set_state "$1" active
-            done_jobs="$done_jobs $UNITS/$1.job"
+            reached="$reached $1"
             echo "systemd[1]: Reached target $1 - $3." >/dev/console
         }
         . "$TARGETS"
     done
-    rm -f $done_jobs
+    # shellcheck disable=SC2086  # unit names have no blanks
+    end_jobs $reached
 }
 
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
@@ -33,9 +33,9 @@ cp -a /usr/lib/printerfact/dev/. /dev/
 mount -t devpts devpts /dev/pts
 DISK=/run/printerfact/disk  # the node's disk, if it has one (below)
 # With the run-time directories NixOS's tmpfiles make (systemd.conf, 00-nixos.conf).
-mkdir -p "$UNITS" "$DISK" /run/lock /run/user /run/log
+mkdir -p "$UNITS" "$WAITERS" "$DISK" /run/lock /run/user /run/log
 target() {  # every target the boot reaches: a start job from now on
-    [ "$2" = - ] || echo start >"$UNITS/$1.job"
+    [ "$2" = - ] || queue_job "$1" start
 }
 . "$TARGETS"
 
@@ -104,7 +104,7 @@ reach network
 # the command substitution returns once all of them have.
 if [ -n "$PF_SERVICES" ]; then
     : "$(for name in $PF_SERVICES; do
-        echo start >"$UNITS/$name.service.job"
+        queue_job "$name.service" start
         setsid /usr/lib/printerfact/service.sh "$name" </dev/null 3>&1 >/dev/null 2>&1 &
     done)"
 fi

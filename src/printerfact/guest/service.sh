@@ -20,7 +20,6 @@ log_lines() {
 }
 
 set_state "$unit" activating
-rm -f "$UNITS/$unit.stopping"
 journal "$unit" systemd 1 "Starting $unit..."
 exec {drained}<> <(:)  # a pipe that never reports EOF (as in agent.sh)
 # A session of its own: stop signals the whole group, as systemd signals the unit's cgroup.
@@ -28,7 +27,7 @@ setsid bash -e -c "$(<"$SERVICES/$name")" </dev/null > >(log_lines) 2>&1 {draine
 pid=$!
 echo "$pid" >"$UNITS/$unit.pid"
 set_state "$unit" active
-rm -f "$UNITS/$unit.job"
+end_jobs "$unit"
 journal "$unit" systemd 1 "Started $unit."
 exec 3>&-
 
@@ -39,10 +38,11 @@ kill -TERM -- "-$pid" 2>/dev/null  # what the main process left behind goes with
 # to log_lines.  Bounded: a process that left the group may hold the output open for good.
 read -r -t 2 -u "$drained" _ || :
 rm -f "$UNITS/$unit.pid"
-if [[ -e $UNITS/$unit.stopping ]]; then
+job=
+if [[ -e $UNITS/$unit.job ]]; then read -r job <"$UNITS/$unit.job"; fi
+if [[ $job == stop ]]; then  # stopped (systemctl stop, shutdown.sh): no failure
     echo "success 0" >"$UNITS/$unit.result"
     set_state "$unit" inactive
-    rm -f "$UNITS/$unit.stopping"
     journal "$unit" systemd 1 "Stopped $unit."
 elif ((status == 0)); then
     echo "success 0" >"$UNITS/$unit.result"

@@ -6,7 +6,7 @@ for pidfile in "$UNITS"/*.pid; do
     [ -e "$pidfile" ] || continue
     unit=${pidfile##*/}
     unit=${unit%.pid}
-    touch "$UNITS/$unit.stopping"
+    queue_job "$unit" stop  # service.sh then logs it as stopped, not failed
     kill -TERM -- "-$(<"$pidfile")" 2>/dev/null
 done
 sync

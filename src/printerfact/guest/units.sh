@@ -1,14 +1,8 @@
 # Unit bookkeeping of the portable image, sourced by service.sh, shutdown.sh, systemctl and
-# journalctl (bash; rc.sh, busybox sh, writes the same files).  A unit is named as systemd
-# names it: `factd` means factd.service.
-# Its state lives in /run/units (docs/architecture.md, "Guest contract"):
-#   U          ActiveState: activating, active, deactivating, failed or inactive (none: inactive)
-#   U.job      a pending job, `start` or `stop`: what `systemctl list-jobs` shows
-#   U.pid      MainPID while the service runs
-#   U.result   "<Result> <ExecMainStatus>" of its last run, e.g. "exit-code 1"
-#   U.stopping present while `systemctl stop` stops it (its end is then no failure)
-#   U.log      its journal, one "Mon DD HH:MM:SS host ident[pid]: message" line per entry
-UNITS=/run/units
+# journalctl.  The files per unit, their states and the transitions between them: states.sh
+# (rc.sh, busybox sh, sources that alone).  A unit is named as systemd names it: `factd` means
+# factd.service.
+. /usr/lib/printerfact/states.sh
 SERVICES=/etc/printerfact/services
 # Aliases, as NixOS links them (systemd-lib.nix, generateUnits): the name loads the other unit.
 declare -A ALIASES=([default.target]=multi-user.target)
@@ -54,8 +48,36 @@ unit_state() {
     if [[ -e $UNITS/$1 ]]; then read -r state <"$UNITS/$1"; fi
 }
 
-set_state() {
-    echo "$2" >"$UNITS/$1"
+# in_state UNIT STATE...: whether the unit is in one of the states (sets `state`).
+in_state() {
+    local u=$1 want
+    shift
+    unit_state "$u"
+    for want; do [[ $state == "$want" ]] && return 0; done
+    return 1
+}
+
+# no_job UNIT: whether no job is pending for the unit.
+no_job() {
+    [[ ! -e $UNITS/$1.job ]]
+}
+
+# await SECONDS TEST UNIT [ARG...]: until `TEST UNIT ARG...` succeeds (status 0), or SECONDS
+# have passed (status 1).  Blocks on UNIT's FIFO (states.sh), written to at every change of its
+# state or job; the read's 1 s timeout only catches what is written without it (by hand).
+await() {
+    local end fifo=$WAITERS/$3 fd rc=0
+    end=$((${EPOCHREALTIME/./} + $1 * 1000000))
+    shift
+    "$@" && return 0
+    [[ -p $fifo ]] || mkfifo "$fifo" 2>/dev/null || [[ -p $fifo ]] || return 1
+    exec {fd}<>"$fifo"  # from now on no wake-up is lost: test again, then read
+    until "$@"; do
+        if ((${EPOCHREALTIME/./} >= end)); then rc=1; break; fi
+        read -r -t 1 -u "$fd" _
+    done
+    exec {fd}<&-
+    return "$rc"
 }
 
 # journal U IDENT PID MESSAGE: one journal entry of U, also on the console as journald's
