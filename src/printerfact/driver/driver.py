@@ -131,8 +131,10 @@ class Driver:
         logger: AbstractLogger | None = None,
         initrd: InitrdFn | None = None,
         accel: Accel | None = None,
+        snapshots: Path | None = None,
     ) -> None:
         self.test = test
+        self.snapshots = snapshots  # the snapshot cache (driver/snapshot_boot.py), None: off
         self.out_dir = out_dir
         self.global_timeout = global_timeout
         self.keep_vm_state = keep_vm_state
@@ -185,6 +187,7 @@ class Driver:
             node_number=self.test.node_number(node.name),
             vlans=tuple(self.hub.vlan(v) for v in node.vlans),
             bios=fast_bios(),
+            snapshots=self.snapshots,
         )
         return Machine(
             config,

@@ -78,6 +78,7 @@ from pathlib import Path, PurePosixPath
 from queue import Queue
 from typing import Any
 
+from printerfact.driver import snapshot_boot
 from printerfact.driver.errors import (
     ChannelStalledError,
     CommandTimeout,
@@ -105,6 +106,7 @@ from printerfact.driver.machine_helpers import (
 )
 from printerfact.driver.ocr import perform_ocr_on_screenshot, perform_ocr_variants_on_screenshot
 from printerfact.driver.retry import retry
+from printerfact.driver.snapshot_boot import SnapshotBoot
 from printerfact.driver.unavailable import unavailable, unavailable_attribute
 from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
 from printerfact.vm.framing import HELD_OPEN, ChannelError, ChannelStalled, ChannelTimeout, Reply
@@ -113,6 +115,7 @@ from printerfact.vm.network import VLan
 from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, nic_id, qemu_argv
 from printerfact.vm.qmp import QMPSession
 from printerfact.vm.session import VmSession
+from printerfact.vm.snapshot import SnapshotError
 
 SHARED_DIR = "shared-xchg"  # in the driver's temporary directory, as nixpkgs names it
 GUEST_SHARED_DIR = PurePosixPath("/tmp/shared")  # where the guest mounts the shared directory
@@ -147,6 +150,7 @@ class MachineConfig:
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None
     boot_timeout: float = 300.0
+    snapshots: Path | None = None  # the snapshot cache (driver/snapshot_boot.py); None: boot
 
 
 class Machine:
@@ -203,6 +207,8 @@ class Machine:
         self._starting = threading.Lock()  # held while QEMU and its channels come up
         self._console_cursor = 0
         self._console_lines: list[str] = []  # the console of the last start, kept after it
+        self._snapshot: SnapshotBoot | None = None  # this start's snapshot boot, if any
+        self._snapshot_off: str | None = None  # why this node boots without its snapshot
 
     @property
     def keep_machine_state(self) -> bool:
@@ -640,13 +646,41 @@ class Machine:
                 s = self._require_session()
                 tic = time.monotonic()
                 try:
-                    s.channel.wait_ready(self.config.boot_timeout)
+                    if self._snapshot is not None and self._snapshot.restore:
+                        self._finish_restore(s)
+                    else:
+                        s.channel.wait_ready(self.config.boot_timeout)
+                        if self._snapshot is not None:
+                            snapshot_boot.save(
+                                s, self._snapshot, {"kernel": str(self.config.kernel.parent)}
+                            )
+                            self.log(f"snapshot: saved {self._snapshot.entry}")
                 except ChannelTimeout as e:
                     raise MachineError(s.crash_report(f"guest agent never came up: {e}")) from e
                 except ChannelError as e:
                     raise VMCrashed(s.crash_report(str(e))) from e
+                except SnapshotError as e:
+                    raise MachineError(s.crash_report(f"snapshot: {e}")) from e
                 self.connected = True
                 self.log(f"connected to guest agent (took {time.monotonic() - tic:.2f} s)")
+
+    def _finish_restore(self, s: VmSession) -> None:
+        """Resume a node started from its snapshot; one that cannot be restored faithfully is
+        booted the normal way instead (for the rest of the run), and the log says why."""
+        assert self._snapshot is not None
+        try:
+            took = snapshot_boot.finish_restore(s, self._snapshot)
+            reply = s.channel.run(snapshot_boot.clock_command(), 30)
+            if reply.status != 0:
+                raise SnapshotError(f"setting the clock failed (status {reply.status})")
+        except SnapshotError as e:
+            self.log(f"snapshot: {e}; booting the normal way")
+            self._snapshot_off = str(e)
+            self._teardown()
+            self.start()
+            self._require_session().channel.wait_ready(self.config.boot_timeout)
+            return
+        self.log(f"snapshot: restored in {took:.2f} s, the CRNG reseeded")
 
     @contextmanager
     def _screendump(self) -> Iterator[tuple[Path, str]]:
@@ -750,6 +784,7 @@ class Machine:
                 return
             self.log("starting vm")
             qc = self.qemu_config(self.prepare_initrd(), allow_reboot)
+            disk_kept = qc.disk is not None and qc.disk.exists()
             if qc.disk is not None:
                 try:
                     if ensure_disk(qc.disk, self.config.disk_size_mb or DISK_SIZE_MB):
@@ -758,10 +793,15 @@ class Machine:
                     raise MachineError(f"{self.name}: cannot make its disk: {e}") from e
             for nic in qc.nics:
                 nic.local_socket.unlink(missing_ok=True)
+            argv, self._snapshot = qemu_argv(qc), None
+            if self.config.snapshots is not None and self._snapshot_off is None:
+                argv, self._snapshot = snapshot_boot.prepare(
+                    self.config.snapshots, qc, self.socket_dir, disk_kept, self.log
+                )
             with self._starting:
                 self._session = VmSession(
                     self.name,
-                    qemu_argv(qc),
+                    argv,
                     qc.sockets(),
                     self.console_log_path,
                     on_console_line=lambda line: self.logger.log_serial(line, self.name),

@@ -212,6 +212,10 @@ while IFS= read -r -u 6 request; do
     else
         printf '%b' "$request" >"$cmd"
     fi
+    if [ -e /run/pf-share-deferred ]; then  # a snapshot node: see mount-shared.sh
+        rm -f /run/pf-share-deferred
+        . /usr/lib/printerfact/mount-shared.sh
+    fi
     echo "PFO $id" >&7
     run "$limit"
     # On a line of its own: an encoder killed above may have stopped mid-line.

@@ -55,13 +55,12 @@ if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
 else
     echo "rc: no disk: nothing survives a restart, /var/empty is not immutable" >/dev/console
 fi
-# The driver's shared directory (copy_from_host, copy_from_vm), at /tmp/shared as on NixOS test
-# VMs.  cache=mmap: file data through the page cache (readahead, write-back flushed when a file
-# is closed), no metadata caching, so what the host changes is seen at the next open.  Measured
-# under TCG with 64 MiB files: ~30 MB/s uncached both ways (any msize), 150-230 MB/s with it.
-mkdir -p /tmp/shared
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap shared /tmp/shared 2>/dev/null ||
-    echo "rc: no shared directory: copy_from_host/copy_from_vm need one" >/dev/console
+# The driver's shared directory, at /tmp/shared; a snapshot node's agent mounts it later.
+read -r cmdline </proc/cmdline
+case " $cmdline " in
+*" printerfact.snapshot=1 "*) : >/run/pf-share-deferred ;;
+*) . /usr/lib/printerfact/mount-shared.sh ;;
+esac
 # Home directories of normal users, made when missing (NixOS: users.users.*.createHome).
 while IFS=: read -r user _ uid gid _ home _; do
     case $home in /home/*) ;; *) continue ;; esac

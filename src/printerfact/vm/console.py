@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -62,6 +63,24 @@ class Console:
                 self.panic = line
             self.changed.notify_all()
         self._on_line(line)
+
+    def replay(self, lines: list[str]) -> None:
+        """Add lines as if the guest had printed them (a restored snapshot's console up to its
+        save, printed by the QEMU that saved it)."""
+        for line in lines:
+            self._add(line)
+
+    def wait_for(self, text: str, start: int, timeout: float) -> bool:
+        """Whether a line from the `start`-th on contains `text` within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                if any(text in line for line in self.lines[start:]):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    return False
+                self.changed.wait(left)
 
     def send(self, data: bytes) -> None:
         self._sock.sendall(data)

@@ -1,0 +1,58 @@
+"""Snapshot boots: the first run saves a node's booted state, later runs restore it; restored
+nodes reseed their CRNG (vmgenid), so two restores of one snapshot pick different facts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printerfact.vm import snapshot
+
+pytestmark = pytest.mark.vm
+
+PICKS = "for i in $(seq 20); do head -n1 /dev/printerfact; done"
+
+
+def test_a_node_is_saved_once_then_restored_with_a_reseeded_crng(
+    driver_for: Any, tmp_path: Path
+) -> None:
+    snaps = tmp_path / "snapshots"
+    with driver_for(tmp_path / "a", snapshots=snaps) as d:
+        m = d.machines[0]
+        assert m.succeed("grep -q ' /tmp/shared 9p ' /proc/mounts && echo mounted") == "mounted\n"
+        assert snapshot.RESEED_LINE not in m.get_console_log()  # a boot, not a restore
+    (entry,) = [p for p in snaps.iterdir() if p.is_dir()]
+    assert (entry / snapshot.STATE).stat().st_size > 0
+
+    picks = []
+    for run in ("b", "c"):
+        with driver_for(tmp_path / run, snapshots=snaps) as d:
+            m = d.machines[0]
+            picks.append(m.succeed(PICKS))
+            console = m.get_console_log()
+            assert snapshot.RESEED_LINE in console
+            assert "Linux version" in console  # the console up to the save is replayed
+            # The share is mounted after the restore, the clock set, the disk the saved one.
+            assert m.succeed("grep -q ' /tmp/shared 9p ' /proc/mounts && echo mounted") == "mounted\n"
+            assert abs(int(m.succeed("date +%s")) - time.time()) < 60
+            m.succeed(
+                "seq 100000 > /var/lib/written && sync && echo 3 > /proc/sys/vm/drop_caches",
+                "test $(wc -l < /var/lib/written) = 100000",
+            )
+            m.fail("dmesg | grep -q 'EXT4-fs error'")
+        assert not [p for p in snaps.iterdir() if p.is_dir() and p != entry]  # no new save
+    assert picks[0] != picks[1], "two restores of one snapshot picked the same facts"
+
+
+def test_a_node_whose_disk_is_kept_boots_the_normal_way(driver_for: Any, tmp_path: Path) -> None:
+    snaps = tmp_path / "snapshots"
+    for _ in range(2):  # the first run saves (its disk is new), the second keeps its disk
+        with driver_for(tmp_path / "a", snapshots=snaps, keep_vm_state=True) as d:
+            m = d.machines[0]
+            m.succeed("true")
+            console = m.get_console_log()
+    assert snapshot.RESEED_LINE not in console
+    assert "Linux version" in console
