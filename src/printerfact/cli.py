@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-K", "--keep-vm-state", action="store_true", help="re-use VM state from a previous run"
     )
+    run.add_argument(
+        "--snapshots",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="restore each node from a saved booted state (saved by the first run) instead of"
+        " booting it (default: $PRINTERFACT_SNAPSHOTS, else off)",
+    )
     _env(
         run,
         "--junit-xml",
@@ -290,6 +297,7 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
                     keep_vm_state=args.keep_vm_state,
                     global_timeout=runner.global_timeout(test, args.global_timeout),
                     junit_xml=junit,
+                    snapshots=args.snapshots,
                 )
                 outcomes.append(outcome)
                 per_test[outcome.test] = test_dir / "junit.xml"
@@ -354,6 +362,7 @@ def _dry_run(tests: list[TestSpec], builds: list[Artifacts], out: Path) -> int:
 
 def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace) -> int:
     from printerfact import repl
+    from printerfact.driver import snapshot_boot
     from printerfact.driver.driver import Driver
 
     out = runner.test_out_dir(args.output_directory, test, artifacts.flavour)
@@ -364,6 +373,7 @@ def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace)
         out,
         keep_vm_state=args.keep_vm_state,
         global_timeout=runner.global_timeout(test, args.global_timeout),
+        snapshots=snapshot_boot.cache_dir(args.snapshots),
     ) as driver:
         repl.embed(driver.test_symbols(), out / ".printerfact-history")
     return 0

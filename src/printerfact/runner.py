@@ -80,9 +80,12 @@ def execute(
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
     logger: AbstractLogger | None = None,
+    snapshots: bool | None = None,
 ) -> None:
     """Run one testscript; raises what the driver raises.  `logger`: the driver's terminal
-    logger (default: stderr)."""
+    logger (default: stderr); `snapshots`: snapshot boots on or off (None: the environment's
+    choice, driver/snapshot_boot.py)."""
+    from printerfact.driver import snapshot_boot
     from printerfact.driver.driver import Driver
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +97,7 @@ def execute(
         global_timeout=global_timeout,
         junit_xml=junit_xml,
         logger=logger,
+        snapshots=snapshot_boot.cache_dir(snapshots),
     ) as driver:
         driver.run_tests()
 
@@ -121,6 +125,7 @@ def run_one(
     keep_vm_state: bool = False,
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
+    snapshots: bool | None = None,
 ) -> Outcome:
     """`execute` with its time and verdict; never raises for a failing or broken test.
 
@@ -139,6 +144,7 @@ def run_one(
             keep_vm_state=keep_vm_state,
             global_timeout=global_timeout,
             junit_xml=junit_xml,
+            snapshots=snapshots,
         )
     except Terminated:
         raise

@@ -13,6 +13,7 @@ from printerfact.vm import snapshot
 
 pytestmark = pytest.mark.vm
 
+MOUNTED = "grep -q ' /tmp/shared 9p ' /proc/mounts && echo mounted"
 PICKS = "for i in $(seq 20); do head -n1 /dev/printerfact; done"
 
 
@@ -22,7 +23,7 @@ def test_a_node_is_saved_once_then_restored_with_a_reseeded_crng(
     snaps = tmp_path / "snapshots"
     with driver_for(tmp_path / "a", snapshots=snaps) as d:
         m = d.machines[0]
-        assert m.succeed("grep -q ' /tmp/shared 9p ' /proc/mounts && echo mounted") == "mounted\n"
+        assert m.succeed(MOUNTED) == "mounted\n"
         assert snapshot.RESEED_LINE not in m.get_console_log()  # a boot, not a restore
     (entry,) = [p for p in snaps.iterdir() if p.is_dir()]
     assert (entry / snapshot.STATE).stat().st_size > 0
@@ -36,7 +37,7 @@ def test_a_node_is_saved_once_then_restored_with_a_reseeded_crng(
             assert snapshot.RESEED_LINE in console
             assert "Linux version" in console  # the console up to the save is replayed
             # The share is mounted after the restore, the clock set, the disk the saved one.
-            assert m.succeed("grep -q ' /tmp/shared 9p ' /proc/mounts && echo mounted") == "mounted\n"
+            assert m.succeed(MOUNTED) == "mounted\n"
             assert abs(int(m.succeed("date +%s")) - time.time()) < 60
             m.succeed(
                 "seq 100000 > /var/lib/written && sync && echo 3 > /proc/sys/vm/drop_caches",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.build import cache
+from printerfact.build import cache, paths
 from printerfact.vm import snapshot
 from printerfact.vm.qemu_argv import QemuConfig, qemu_argv
 from printerfact.vm.session import VmSession
@@ -29,11 +29,11 @@ LOAD_TIMEOUT_S = 60.0
 DEPS = "deps.json"  # the cache entries a snapshot was made from (for `printerfact cache gc`)
 
 
-def wanted(flag: bool | None) -> bool:
-    """Whether snapshot boots are on: the flag, else $PRINTERFACT_SNAPSHOTS, else off."""
-    if flag is not None:
-        return flag
-    return os.environ.get(ENV, "0") not in ("", "0", "no", "false")
+def cache_dir(flag: bool | None = None) -> Path | None:
+    """The snapshot cache if snapshot boots are on (the flag, else $PRINTERFACT_SNAPSHOTS, else
+    off), else None."""
+    on = flag if flag is not None else os.environ.get(ENV, "0") not in ("", "0", "no", "false")
+    return paths.cache_root() / "snapshot" if on else None
 
 
 @dataclass
