@@ -1,8 +1,8 @@
-"""Driver benchmarks under TCG: boot to first command, command round trip, parallel boot,
-file copies through the shared directory.
+"""Driver benchmarks under TCG: boot to first command (booted and restored from a snapshot,
+alternately), command round trip, parallel boot, file copies through the shared directory.
 
 Prints one JSON object, then one line per figure.  Goals: boot <= 1.0 s per node (median),
-round trip <= 20 ms, copies >= 50 MB/s both ways.
+restore <= 0.3 s, round trip <= 20 ms, copies >= 50 MB/s both ways.
 Usage: python bench/driver_bench.py [--runs N] [--round-trips N] [--nodes N]
 """
 
@@ -24,21 +24,52 @@ from printerfact.driver.logger import TerminalLogger
 from printerfact.nodes import NodeSpec, TestSpec
 
 
-def _driver(art: Artifacts, tmp: Path, nodes: tuple[NodeSpec, ...]) -> Driver:
+def _driver(
+    art: Artifacts, tmp: Path, nodes: tuple[NodeSpec, ...], snapshots: Path | None = None
+) -> Driver:
     script = tmp / "empty.py"
     script.write_text("")
     quiet = TerminalLogger(stream=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
-    return Driver(TestSpec("bench", script, nodes), art, tmp / "out", logger=quiet, accel="tcg")
+    return Driver(
+        TestSpec("bench", script, nodes),
+        art,
+        tmp / "out",
+        logger=quiet,
+        accel="tcg",
+        snapshots=snapshots,
+    )
+
+
+def _boot(art: Artifacts, snapshots: Path | None = None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        with _driver(art, Path(tmp), (NodeSpec("m"),), snapshots) as d:
+            t0 = time.monotonic()
+            d.machines[0].succeed("true")
+            return time.monotonic() - t0
 
 
 def boot_to_first_command(art: Artifacts, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp, _driver(art, Path(tmp), (NodeSpec("m"),)) as d:
-            t0 = time.monotonic()
-            d.machines[0].succeed("true")
-            times.append(time.monotonic() - t0)
-    return times
+    return [_boot(art) for _ in range(runs)]
+
+
+def boots_with_and_without_snapshots(art: Artifacts, runs: int) -> dict[str, float]:
+    """Boot to the first succeed, and the same from a snapshot (driver/snapshot_boot.py),
+    alternating, so that both see the same host load; the snapshot is saved first."""
+    boots: list[float] = []
+    restores: list[float] = []
+    with tempfile.TemporaryDirectory() as snaps:
+        saving = _boot(art, Path(snaps))
+        for _ in range(runs):
+            boots.append(_boot(art))
+            restores.append(_boot(art, Path(snaps)))
+    return {
+        "boot_to_first_succeed_s": statistics.median(boots),
+        "boot_to_first_succeed_max_s": max(boots),
+        "snapshot_boot_to_first_succeed_s": statistics.median(restores),
+        "snapshot_boot_to_first_succeed_max_s": max(restores),
+        "snapshot_boot_ratio": statistics.median(restores) / statistics.median(boots),
+        "snapshot_saving_boot_s": saving,
+    }
 
 
 def round_trips(art: Artifacts, n: int) -> list[float]:
@@ -88,6 +119,7 @@ def copy_rates(art: Artifacts, size_mb: int = COPY_MB) -> dict[str, float]:
 
 TARGETS = {
     "boot_to_first_succeed_s": 1.0,
+    "snapshot_boot_to_first_succeed_s": 0.3,
     "succeed_true_round_trip_ms": 20.0,
     "copy_from_host_mb_s": 50.0,
     "copy_from_vm_mb_s": 50.0,
@@ -101,12 +133,12 @@ def measure(
     round_trip_count: int = 100,
     nodes: int = 4,
 ) -> dict[str, float]:
-    """Medians of `runs` boots and `round_trip_count` round trips, and one parallel boot."""
-    boots = boot_to_first_command(art, runs)
+    """Medians of `runs` boots (and snapshot restores) and `round_trip_count` round trips, and
+    one parallel boot."""
+    boots = boots_with_and_without_snapshots(art, runs)
     rtts = round_trips(art, round_trip_count)
     return {
-        "boot_to_first_succeed_s": statistics.median(boots),
-        "boot_to_first_succeed_max_s": max(boots),
+        **boots,
         "succeed_true_round_trip_ms": statistics.median(rtts) * 1000,
         "succeed_true_round_trip_p90_ms": sorted(rtts)[int(len(rtts) * 0.9)] * 1000,
         f"parallel_boot_{nodes}_nodes_s": parallel_boot(art, nodes),

@@ -80,3 +80,22 @@ def test_missing_mkfs_names_the_package(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(disk.DiskError, match="apt-get install e2fsprogs"):
         disk.ensure_disk(tmp_path / "node.img", size_mb=64)
     assert list(tmp_path.iterdir()) == []  # nothing half-made
+
+
+def test_sparse_copy_keeps_the_data_and_the_holes(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src.img", tmp_path / "dest.img"
+    with src.open("wb") as f:
+        f.truncate(256 << 20)
+        f.seek(1 << 20)
+        f.write(b"early" * 1000)
+        f.seek(200 << 20)
+        f.write(b"late")
+    dest.write_bytes(b"x" * 4096)  # an older copy is replaced whole
+    disk.sparse_copy(src, dest)
+    assert dest.stat().st_size == src.stat().st_size
+    with src.open("rb") as a, dest.open("rb") as b:
+        for offset in (0, 1 << 20, 200 << 20, (256 << 20) - 4096):
+            a.seek(offset)
+            b.seek(offset)
+            assert a.read(8192) == b.read(8192)
+    assert dest.stat().st_blocks * 512 < 1 << 20  # holes, not 256 MB of zeros

@@ -25,7 +25,6 @@ from printerfact.vm.session import VmSession
 
 ENV = "PRINTERFACT_SNAPSHOTS"  # 0 turns snapshot boots off, 1 on (the CLI flag wins)
 RESEED_TIMEOUT_S = 30.0
-LOAD_TIMEOUT_S = 60.0
 DEPS = "deps.json"  # the cache entries a snapshot was made from (for `printerfact cache gc`)
 
 
@@ -95,10 +94,9 @@ def _qemu_identity(qemu: str) -> str:
 
 
 def finish_restore(s: VmSession, boot: SnapshotBoot) -> float:
-    """Once QEMU runs from the snapshot: wait for the state to load, replay the console up to
-    the save, resume the guest and wait for the CRNG's reseed; returns the time it took."""
+    """Once QEMU runs from the snapshot: replay the console up to the save, resume the guest
+    (once loaded) and wait for the CRNG's reseed; returns the time it took."""
     tic = time.monotonic()
-    snapshot.wait_loaded(s.monitor, LOAD_TIMEOUT_S)
     s.console.replay(boot.console)
     seen = len(s.console.lines)
     snapshot.resume(s.monitor)
@@ -114,10 +112,12 @@ def save(s: VmSession, boot: SnapshotBoot, deps: dict[str, str]) -> None:
     """Save the booted guest into its snapshot entry (unless another run just did), then
     resume it."""
 
-    def build(tmp: Path) -> None:
+    def console() -> list[str]:
         with s.console.changed:
-            lines = list(s.console.lines)
-        snapshot.save(s.monitor, tmp, boot.disk, lines)
+            return list(s.console.lines)
+
+    def build(tmp: Path) -> None:
+        snapshot.save(s.monitor, tmp, boot.disk, console)
         (tmp / DEPS).write_text(json.dumps(deps, indent=1) + "\n")
 
     try:

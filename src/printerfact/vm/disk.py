@@ -99,3 +99,27 @@ def ensure_disk(path: Path, size_mb: int = DISK_SIZE_MB) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
     return True
+
+
+def sparse_copy(src: Path, dest: Path) -> None:
+    """Copy a sparse disk image, its holes left holes: a 1 GiB disk holds a few MB of data,
+    and a plain copy would write all of it (seconds, where a snapshot restore has 0.3)."""
+    with src.open("rb") as fi, dest.open("wb") as fo:
+        size = os.fstat(fi.fileno()).st_size
+        fo.truncate(size)
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fi.fileno(), pos, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            end = os.lseek(fi.fileno(), start, os.SEEK_HOLE)
+            os.lseek(fi.fileno(), start, os.SEEK_SET)
+            os.lseek(fo.fileno(), start, os.SEEK_SET)
+            left = end - start
+            while left > 0:
+                n = os.copy_file_range(fi.fileno(), fo.fileno(), left)
+                if n == 0:
+                    break
+                left -= n
+            pos = end

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from printerfact.vm.disk import sparse_copy
 from printerfact.vm.monitor import Monitor, MonitorError
 
 VMGENID = ("-device", "vmgenid,guid=auto")
@@ -67,22 +68,16 @@ def snapshot_key(argv: list[str], placeholders: Placeholders, digests: dict[str,
 
 
 def restore_argv(argv: list[str], entry: Path) -> list[str]:
-    """`argv` started from the snapshot in `entry`: QEMU loads the state before it runs."""
-    return [*argv, "-incoming", f"exec:cat {shlex.quote(str(entry / STATE))}"]
+    """`argv` started from the snapshot in `entry`: QEMU loads the state, then waits (-S) for
+    `resume`, so that the console up to the save can be replayed first."""
+    return [*argv, "-S", "-incoming", f"exec:cat {shlex.quote(str(entry / STATE))}"]
 
 
-def _status(monitor: Monitor) -> str:
-    reply = monitor.command("info status")
-    for line in reply.splitlines():
-        if line.startswith("VM status:"):
-            return line.removeprefix("VM status:").strip()
-    raise SnapshotError(f"no status in the monitor's reply: {reply!r}")
-
-
-def save(monitor: Monitor, dest: Path, disk: Path | None, console_lines: list[str]) -> None:
-    """Stop the guest and save its state, its disk and its console so far into `dest` (a
-    directory being built); the guest stays stopped: `resume` it."""
-    monitor.command("stop")
+def save(monitor: Monitor, dest: Path, disk: Path | None, console: Callable[[], list[str]]) -> None:
+    """Save the running guest's state, its disk and its console so far into `dest` (a
+    directory being built); the guest is stopped after: `resume` it.  Saved running (a live
+    migration of an idle guest ends at once), the state restores running: `resume` need not
+    wait for the load (`cont` during it starts the guest once loaded)."""
     target = shlex.quote(str(dest / STATE))
     reply = monitor.command(f'migrate "exec:cat > {target}"')
     deadline = time.monotonic() + SAVE_TIMEOUT_S
@@ -90,33 +85,22 @@ def save(monitor: Monitor, dest: Path, disk: Path | None, console_lines: list[st
         info = monitor.command("info migrate")
         if "Migration status: completed" in info:
             break
-        if "Migration status: failed" in info or "Error" in reply:
+        if "Migration status: failed" in info or "rror" in reply:
             raise SnapshotError(f"QEMU could not save the VM: {reply.strip()} {info.strip()}")
         if time.monotonic() > deadline:
             raise SnapshotError(f"saving the VM took over {SAVE_TIMEOUT_S:.0f} s: {info.strip()}")
         time.sleep(0.01)
     if disk is not None:
-        shutil.copyfile(disk, dest / DISK)
-    (dest / CONSOLE).write_text("".join(f"{line}\n" for line in console_lines))
+        sparse_copy(disk, dest / DISK)
+    (dest / CONSOLE).write_text("".join(f"{line}\n" for line in console()))
 
 
 def prepare_restore(entry: Path, disk: Path | None) -> list[str]:
     """Before QEMU starts from `entry`: put the saved disk in place; returns the console
     lines up to the save."""
     if disk is not None:
-        shutil.copyfile(entry / DISK, disk)
+        sparse_copy(entry / DISK, disk)
     return (entry / CONSOLE).read_text().splitlines()
-
-
-def wait_loaded(monitor: Monitor, timeout: float) -> None:
-    """Wait until QEMU has loaded the state (the guest is then paused, as it was saved)."""
-    deadline = time.monotonic() + timeout
-    while (status := _status(monitor)) != "paused":
-        if status not in ("paused (inmigrate)", "inmigrate"):
-            raise SnapshotError(f"restoring the VM failed: its status is {status!r}")
-        if time.monotonic() > deadline:
-            raise SnapshotError(f"restoring the VM took over {timeout:.0f} s")
-        time.sleep(0.005)
 
 
 def resume(monitor: Monitor) -> None:
