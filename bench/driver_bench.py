@@ -18,9 +18,9 @@ from pathlib import Path
 
 from figures import report  # bench/ is on sys.path: this is a script
 
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
 from printerfact.driver.driver import Driver
 from printerfact.driver.logger import TerminalLogger
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 from printerfact.nodes import NodeSpec, TestSpec
 
 

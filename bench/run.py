@@ -34,10 +34,10 @@ import soak  # noqa: E402
 from figures import report, write_json  # noqa: E402
 
 from printerfact import runner  # noqa: E402
-from printerfact.build.artifacts import Artifacts, ensure_artifacts  # noqa: E402
-from printerfact.build.flavour import FLAVOURS  # noqa: E402
 from printerfact.driver.driver import Driver  # noqa: E402
 from printerfact.driver.logger import TerminalLogger  # noqa: E402
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts  # noqa: E402
+from printerfact.kernel.flavour import FLAVOURS  # noqa: E402
 from printerfact.nodes import load_tests  # noqa: E402
 
 DEVICE_READS = 200_000

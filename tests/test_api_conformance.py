@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from printerfact import nodes
-from printerfact.build.paths import REPO_ROOT
 from printerfact.driver.script_imports import modules as runtime_modules
 from printerfact.driver.unavailable import UnavailableClass, unavailable_names
+from printerfact.host.paths import REPO_ROOT
 from printerfact.nodes import NodeSpec
 from printerfact.stubs import CHANNELS, NIXOS_25_05, NIXOS_26_05, Channel, model
 from printerfact.stubs.api import driver_symbols

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import distro, paths, toolchain
+from printerfact.host import distro, paths, toolchain
 
 
 def _run_build(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_overrides}
     return subprocess.run(
-        [sys.executable, "-m", "printerfact.build"],
+        [sys.executable, "-m", "printerfact.kernel"],
         capture_output=True,
         text=True,
         env=env,

@@ -30,8 +30,9 @@ from printerfact.driver.framing import (
     encode_request,
     format_timeout,
 )
+from printerfact.image import base
 
-AGENT = Path(__file__).resolve().parents[1] / "src" / "printerfact" / "guest" / "agent.sh"
+AGENT = base.GUEST_DIR / "agent.sh"
 # The agent is a bash script (the guest runs it with bash-static, as NixOS runs its backdoor).
 SHELLS = [["bash"]]
 

@@ -145,7 +145,7 @@ def test_sigterm_in_a_test_stops_the_session(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real Driver (no VM is started) gets a real SIGTERM: no further item may run."""
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
 
     tmp = project.path
     base_image = tmp / "initrd.cpio"

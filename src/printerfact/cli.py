@@ -28,7 +28,7 @@ from printerfact.nodes import (
 )
 
 if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
 
 
 def _env(parser: argparse.ArgumentParser, *flags: str, var: str, default: Any, **kw: Any) -> None:
@@ -55,7 +55,7 @@ def _add_out(p: argparse.ArgumentParser) -> None:
 
 
 def _add_flavours(p: argparse.ArgumentParser) -> None:
-    from printerfact.build import flavour
+    from printerfact.kernel import flavour
 
     _env(
         p,
@@ -68,7 +68,7 @@ def _add_flavours(p: argparse.ArgumentParser) -> None:
 
 
 def _flavour_list(value: str) -> list[str]:
-    from printerfact.build import flavour
+    from printerfact.kernel import flavour
 
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in flavour.FLAVOURS]
@@ -182,7 +182,7 @@ def cmd_check(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 def _prepared(tests: list[TestSpec]) -> bool:
     """Each test's extraPythonPackages installed (mypy must see them too, as nixpkgs' does)."""
-    from printerfact.build.provision import ProvisionError
+    from printerfact.host.provision import ProvisionError
 
     try:
         for test in tests:
@@ -214,28 +214,29 @@ def _static_checks(tests: list[TestSpec]) -> bool:
 
 
 def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    # Same as `python -m printerfact.build`: builds everything or takes it from the cache.
-    from printerfact.build.__main__ import main as build_main
+    # Same as `python -m printerfact.kernel`: builds everything or takes it from the cache.
+    from printerfact.kernel.__main__ import main as build_main
 
     jobs = ["-j", str(args.jobs)] if args.jobs else []
     for flavour in args.flavour:
         status = build_main([*jobs, "--flavour", flavour])
         if status:
             return status
-    from printerfact.build import cache_gc
+    from printerfact.host import cache_gc
+    from printerfact.kernel.artifacts import current_entries
 
-    notice = cache_gc.pile_up_notice(cache_gc.entries())
+    notice = cache_gc.pile_up_notice(cache_gc.entries(current_entries()))
     if notice:
         print(notice, file=sys.stderr)
     return 0
 
 
 def cmd_cache(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    from printerfact.build import cache_gc
-    from printerfact.build.artifacts import BUILD_ERRORS
+    from printerfact.host import cache_gc
+    from printerfact.kernel.artifacts import BUILD_ERRORS, current_entries
 
     try:
-        found = cache_gc.entries()
+        found = cache_gc.entries(current_entries())
     except BUILD_ERRORS as err:  # the current keys need the toolchain and the kernel source
         print(f"printerfact: cannot tell the current entries: {err}", file=sys.stderr)
         return 2
@@ -311,7 +312,7 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 
 def _artifacts(flavour: str) -> Artifacts | None:
-    from printerfact.build.artifacts import BUILD_ERRORS, ensure_artifacts
+    from printerfact.kernel.artifacts import BUILD_ERRORS, ensure_artifacts
 
     try:
         return ensure_artifacts(flavour)

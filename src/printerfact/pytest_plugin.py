@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from printerfact import runner
-from printerfact.build.flavour import FLAVOURS
 from printerfact.checks import StaticCheckFailed, evaluation_warnings, require_clean
+from printerfact.kernel.flavour import FLAVOURS
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec, load_tests
 
 if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
 
 CONSOLE_TAIL_LINES = 30
 _ARTIFACTS = pytest.StashKey[dict[str, "Artifacts | Exception"]]()
@@ -168,8 +168,8 @@ def _artifacts(config: pytest.Config, flavour: str) -> Artifacts:
     item of that flavour fast."""
     built = config.stash.setdefault(_ARTIFACTS, {})
     if flavour not in built:
-        from printerfact.build.artifacts import ensure_artifacts
         from printerfact.driver.errors import Terminated
+        from printerfact.kernel.artifacts import ensure_artifacts
 
         try:
             built[flavour] = ensure_artifacts(flavour)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from printerfact.build.flavour import DEFAULT as DEFAULT_FLAVOUR
+from printerfact.kernel.flavour import DEFAULT as DEFAULT_FLAVOUR
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec
 
 if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
     from printerfact.driver.logger import AbstractLogger
+    from printerfact.kernel.artifacts import Artifacts
 
 # "timeout": the global timeout ended the test (nixpkgs' driver then exits with 143).
 Status = Literal["passed", "failed", "error", "timeout"]
@@ -48,7 +48,7 @@ def global_timeout(test: TestSpec, explicit: int | None = None) -> int:
 
 def prepare(test: TestSpec) -> None:
     """What a test needs before its static checks and its run: its extraPythonPackages."""
-    from printerfact.build.provision import ensure_python_packages
+    from printerfact.host.provision import ensure_python_packages
 
     ensure_python_packages(test.extra_python_packages)
 

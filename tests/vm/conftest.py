@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from printerfact.build import artifacts as build_artifacts
 from printerfact.driver.driver import Driver
+from printerfact.kernel import artifacts as build_artifacts
 from printerfact.nodes import NodeSpec, TestSpec
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from printerfact import nodes
-from printerfact.build import flavour, kernel, module, toolchain
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
 from printerfact.driver.driver import Driver
 from printerfact.driver.errors import RequestedAssertionFailed
+from printerfact.host import toolchain
+from printerfact.kernel import flavour, kernel, module
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 
 pytestmark = pytest.mark.vm
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from printerfact.build.artifacts import Artifacts
 from printerfact.driver import session
 from printerfact.driver.errors import VMCrashed
+from printerfact.kernel.artifacts import Artifacts
 from printerfact.vm.qemu_argv import qemu_argv
 
 pytestmark = pytest.mark.vm

@@ -18,7 +18,7 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
         d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
 
 Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
-(default: printerfact.build.image.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
+(default: printerfact.image.node.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
 
 `test_script()` runs the script with nixpkgs' `test_driver` modules importable
 (`printerfact.driver.script_imports`).  `test_script()`/`run_tests()` log a failure (for a
@@ -88,7 +88,7 @@ def private_socket_dir() -> Path:
 
 
 class ArtifactsLike(Protocol):
-    """What the driver uses of printerfact.build.artifacts.Artifacts."""
+    """What the driver uses of printerfact.kernel.artifacts.Artifacts."""
 
     @property
     def kernel_image(self) -> Path: ...
@@ -111,9 +111,9 @@ class AssertionTester(unittest.TestCase):
 
 def _default_initrd(artifacts: ArtifactsLike, test: TestSpec) -> InitrdFn:
     def build(node: NodeSpec, dest: Path) -> Path:
-        from printerfact.build.image import node_initrd  # the lead's image builder
+        from printerfact.image.node import node_initrd  # the lead's image builder
 
-        return Path(node_initrd(artifacts, test, node, dest))  # type: ignore[arg-type]
+        return Path(node_initrd(artifacts.initrd, test, node, dest))  # type: ignore[attr-defined]
 
     return build
 

@@ -115,9 +115,9 @@ def driver_symbols(test: TestSpec) -> dict[str, Any]:
     TCG is forced (no KVM probe), initrds are never built (no machine starts), and the
     driver's log goes nowhere.
     """
-    from printerfact.build.artifacts import Artifacts
     from printerfact.driver.driver import Driver
     from printerfact.driver.logger import TerminalLogger
+    from printerfact.kernel.artifacts import Artifacts
 
     missing = Path("/nonexistent/printerfact-static-check")
     fake = Artifacts(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from printerfact.build.paths import cache_root
+from printerfact.host.paths import cache_root
 from printerfact.vm.qemu_argv import Accel
 
 ENV = "PRINTERFACT_ACCEL"

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from printerfact.image.contract import AGENT_PORT, SHARED_TAG
+
 Accel = Literal["kvm", "tcg"]
 
 
@@ -65,13 +67,12 @@ class QemuConfig:
 # interrupt routing (its _PRT is an AML loop), ~5 ms on q35 (static tables).  With the
 # console, the disk and a NIC, q35 boots ~0.4 s sooner.
 MACHINE = "q35"
-SHARED_TAG = "shared"  # the 9p mount tag of the driver's shared directory (guest: /tmp/shared)
 QBOOT = Path("/usr/share/qemu/qboot.rom")
-# The command channel is a virtserialport, not the virtconsole nixpkgs uses: QEMU drops a
-# virtconsole's output when the host socket is full (hw/char/virtio-console.c, flush_buf), which
-# under load lost replies and stalled the driver; a serial port is flow-controlled.  The guest
-# agent finds it by this name.  hvc0 stays, as the tty on the commands' stdin.
-AGENT_PORT = "org.printerfact.agent"
+# The command channel is a virtserialport (named contract.AGENT_PORT), not the virtconsole
+# nixpkgs uses: QEMU drops a virtconsole's output when the host socket is full
+# (hw/char/virtio-console.c, flush_buf), which under load lost replies and stalled the driver; a
+# serial port is flow-controlled.  The guest agent finds it by its name.  hvc0 stays, as the tty
+# on the commands' stdin.  The shared directory's 9p tag is contract.SHARED_TAG.
 
 
 # TCG tuning, each measured on boot to the first command (bench/driver_bench.py):

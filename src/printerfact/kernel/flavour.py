@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from printerfact.host import paths
 
 ENV = "PRINTERFACT_FLAVOUR"
 DEFAULT = "default"

@@ -4,7 +4,7 @@ Idempotent and quick when nothing is missing (one dpkg-query, a few stat calls).
 dependency: Debian packages (apt-get, as root; otherwise the exact command is printed), Rust
 tools from crates.io (cargo install into the per-user cache), and the Python venv.
 
-Run before the venv exists: `PYTHONPATH=src python3 -m printerfact.build.provision`.
+Run before the venv exists: `PYTHONPATH=src python3 -m printerfact.host.provision`.
 """
 
 from __future__ import annotations
