@@ -94,7 +94,7 @@ class ArtifactsLike(Protocol):
     def kernel_image(self) -> Path: ...
 
     @property
-    def kernel_append(self) -> str: ...  # the flavour's kernel command line
+    def kernel_append(self) -> str: ...  # the flavour's kernel arguments
 
 
 InitrdFn = Callable[[NodeSpec, Path], Path]

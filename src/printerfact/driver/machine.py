@@ -62,7 +62,7 @@ class MachineConfig:
     name: str
     kernel: Path
     initrd: Callable[[Path], Path]  # writes the node's initrd into a directory, returns it
-    append: str
+    append: str  # the flavour's kernel arguments (vm.qemu_argv.kernel_cmdline adds the rest)
     state_dir: Path  # the initrd and the disk; kept across runs with --keep-vm-state
     accel: Accel = "tcg"
     memory_mb: int = 256

@@ -25,7 +25,7 @@ class Flavour:
     # Merged in this order on top of tinyconfig (kernel.nix merges the same minus the
     # portable-only boot tuning on top of nixpkgs' common config).
     fragments: tuple[Path, ...]
-    # Kernel command-line arguments beyond the driver's own (console, panic).
+    # Kernel command-line arguments beyond the driver's own (vm.qemu_argv.kernel_cmdline).
     cmdline: tuple[str, ...] = ()
     # What the runner boots: "vmlinux" by its PVH entry (no decompression under TCG, ~0.3 s
     # per boot), or "bzImage".
@@ -33,11 +33,8 @@ class Flavour:
 
     @property
     def kernel_append(self) -> str:
-        # log_buf_len: the kernel-log guard reads dmesg; a run full of reports must not push the
-        # first ones out of the default 128 KiB ring (nix/nixos-node.nix sets the same).
-        return " ".join(
-            ("console=ttyS0", "panic=-1", "log_buf_len=4M", "i8042.noaux", *self.cmdline)
-        )
+        """The flavour's arguments as one string (`Artifacts.kernel_append`)."""
+        return " ".join(self.cmdline)
 
 
 BASE_FRAGMENTS = (paths.FRAGMENT, paths.BOOT_FRAGMENT)
