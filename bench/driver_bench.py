@@ -18,6 +18,7 @@ from pathlib import Path
 
 from figures import report  # bench/ is on sys.path: this is a script
 
+from printerfact import runner
 from printerfact.driver.driver import Driver
 from printerfact.driver.logger import TerminalLogger
 from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
@@ -28,7 +29,8 @@ def _driver(art: Artifacts, tmp: Path, nodes: tuple[NodeSpec, ...]) -> Driver:
     script = tmp / "empty.py"
     script.write_text("")
     quiet = TerminalLogger(stream=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
-    return Driver(TestSpec("bench", script, nodes), art, tmp / "out", logger=quiet, accel="tcg")
+    test = TestSpec("bench", script, nodes)
+    return runner.driver(test, art, tmp / "out", logger=quiet, accel="tcg")
 
 
 def boot_to_first_command(art: Artifacts, runs: int) -> list[float]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from figures import report, write_json  # bench/ is on sys.path: this is a script
 
-from printerfact.driver.driver import Driver
+from printerfact import runner
 from printerfact.driver.errors import CommandTimeout, MachineError
 from printerfact.driver.logger import TerminalLogger
 from printerfact.driver.machine import Machine
@@ -136,7 +136,7 @@ def soak(
         stream = log.open("w") if log else open(os.devnull, "w")  # noqa: SIM115
         with (
             stream,
-            Driver(
+            runner.driver(
                 TestSpec("soak", script, nodes),
                 art,
                 Path(tmp) / "out",

@@ -21,20 +21,20 @@ import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from printerfact import runner
 from printerfact.checks import StaticCheckFailed, evaluation_warnings, require_clean
-from printerfact.kernel.flavour import FLAVOURS
+from printerfact.driver.errors import MachineError, Terminated
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
+from printerfact.kernel.flavour import FLAVOURS, UnknownFlavour
+from printerfact.kernel.flavour import names as flavour_names
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec, load_tests
 
-if TYPE_CHECKING:
-    from printerfact.kernel.artifacts import Artifacts
-
 CONSOLE_TAIL_LINES = 30
-_ARTIFACTS = pytest.StashKey[dict[str, "Artifacts | Exception"]]()
+_ARTIFACTS = pytest.StashKey[dict[str, Artifacts | Exception]]()
 FLAVOURS_ENV = "PRINTERFACT_FLAVOURS"
 _FLAVOURS = pytest.StashKey[list[str]]()
 
@@ -82,13 +82,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def selected_flavours(config: pytest.Config) -> list[str]:
-    names = [n.strip() for n in config.getoption("printerfact_flavours").split(",") if n.strip()]
-    unknown = [n for n in names if n not in FLAVOURS]
-    if unknown:
-        raise pytest.UsageError(
-            f"--printerfact-flavours: unknown {', '.join(unknown)}; known: {', '.join(FLAVOURS)}"
-        )
-    return list(dict.fromkeys(names))
+    try:
+        return flavour_names(config.getoption("printerfact_flavours"))
+    except UnknownFlavour as e:
+        raise pytest.UsageError(f"--printerfact-flavours: {e}") from None
 
 
 class ScriptsFile(pytest.File):
@@ -116,8 +113,6 @@ class ScriptItem(pytest.Item):
 
     def runtest(self) -> None:
         # Static checks first: a typo must not cost a kernel build or a boot.
-        from printerfact.driver.errors import Terminated
-
         runner.prepare(self.spec)
         for warning in evaluation_warnings([self.spec]):  # as nixpkgs warns while it evaluates
             warnings.warn(warning, UserWarning, stacklevel=1)
@@ -158,8 +153,6 @@ class ScriptItem(pytest.Item):
 
 
 def _is_driver_error(exc: BaseException) -> bool:
-    from printerfact.driver.errors import MachineError
-
     return isinstance(exc, MachineError)
 
 
@@ -168,9 +161,6 @@ def _artifacts(config: pytest.Config, flavour: str) -> Artifacts:
     item of that flavour fast."""
     built = config.stash.setdefault(_ARTIFACTS, {})
     if flavour not in built:
-        from printerfact.driver.errors import Terminated
-        from printerfact.kernel.artifacts import ensure_artifacts
-
         try:
             built[flavour] = ensure_artifacts(flavour)
         except Terminated:

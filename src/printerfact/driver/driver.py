@@ -2,8 +2,8 @@
 
 Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
 
-    with Driver(test, artifacts, out_dir, keep_vm_state=False, global_timeout=3600,
-                junit_xml=None) as d:
+    with Driver(test, artifacts, out_dir, initrd_for=..., keep_vm_state=False,
+                global_timeout=3600, junit_xml=None) as d:
         d.run_tests()          # test_script() under the global timeout
         d.test_script()        # exec the testscript with test_symbols()
         d.test_symbols()       # dict for exec/REPL: the symbols of nixos-25.05 and 26.05
@@ -17,8 +17,9 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
         d.join_all(), d.subtest(name)
         d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
 
-Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
-(default: printerfact.image.node.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
+Keywords beyond nixpkgs: `initrd_for(node, dest_dir) -> path`, which writes a node's initrd
+(required: the runner injects it, `printerfact.runner.driver`), `logger` (default: terminal),
+`accel` ("kvm"/"tcg"; default: vm.kvm_probe).
 
 `test_script()` runs the script with nixpkgs' `test_driver` modules importable
 (`printerfact.driver.script_imports`).  `test_script()`/`run_tests()` log a failure (for a
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -109,15 +111,6 @@ class AssertionTester(unittest.TestCase):
         pass
 
 
-def _default_initrd(artifacts: ArtifactsLike, test: TestSpec) -> InitrdFn:
-    def build(node: NodeSpec, dest: Path) -> Path:
-        from printerfact.image.node import node_initrd  # the lead's image builder
-
-        return Path(node_initrd(artifacts.initrd, test, node, dest))  # type: ignore[attr-defined]
-
-    return build
-
-
 class Driver:
     def __init__(
         self,
@@ -125,11 +118,11 @@ class Driver:
         artifacts: ArtifactsLike,
         out_dir: Path,
         *,
+        initrd_for: InitrdFn,
         keep_vm_state: bool = False,
         global_timeout: int = 3600,
         junit_xml: Path | None = None,
         logger: AbstractLogger | None = None,
-        initrd: InitrdFn | None = None,
         accel: Accel | None = None,
     ) -> None:
         self.test = test
@@ -158,10 +151,9 @@ class Driver:
             self.vlans: list[VLan] = self.hub.vlans
             if accel is None:
                 accel = choose_accel(artifacts.kernel_image, self.logger.info)
-            build_initrd = initrd or _default_initrd(artifacts, test)
             # Sorted by name, as nixpkgs' machines (its node attribute set is sorted).
             self.machines = [
-                self._machine(n, artifacts, accel, build_initrd)
+                self._machine(n, artifacts, accel, initrd_for)
                 for n in sorted(test.nodes, key=lambda n: n.name)
             ]
         except BaseException:
@@ -169,13 +161,13 @@ class Driver:
             raise
 
     def _machine(
-        self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, build_initrd: InitrdFn
+        self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, initrd_for: InitrdFn
     ) -> Machine:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         config = MachineConfig(
             name=node.name,
             kernel=artifacts.kernel_image,
-            initrd=lambda dest: build_initrd(node, dest),
+            initrd=functools.partial(initrd_for, node),
             append=artifacts.kernel_append,
             state_dir=base / f"vm-state-{node.name}",
             keep_vm_state=self.keep_vm_state,

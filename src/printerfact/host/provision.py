@@ -39,7 +39,7 @@ class CargoTool:
         return paths.cargo_tool(self.crate, self.version, self.binary)
 
 
-BINDGEN = CargoTool("bindgen-cli", toolchain.BINDGEN_CARGO_VERSION, "bindgen")
+BINDGEN = CargoTool("bindgen-cli", distro.BINDGEN_CARGO_VERSION, "bindgen")
 # Nix linter and formatter for the static checks of the Nix layer.  (statix is not on
 # crates.io: the crate of that name is unrelated, so it runs only where it is on PATH.)
 NIX_TOOLS = (

@@ -71,3 +71,15 @@ def get(name: str | None = None) -> Flavour:
         raise UnknownFlavour(
             f"unknown kernel flavour {wanted!r}; known: {', '.join(FLAVOURS)}"
         ) from None
+
+
+def names(value: str) -> list[str]:
+    """The flavours of a comma-separated list (`printerfact --flavour`, pytest's
+    `--printerfact-flavours`), in its order, each once; at least one."""
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in wanted if n not in FLAVOURS]
+    if unknown or not wanted:
+        raise UnknownFlavour(
+            f"unknown flavour(s) {', '.join(unknown) or repr(value)}; known: {', '.join(FLAVOURS)}"
+        )
+    return list(dict.fromkeys(wanted))

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from printerfact.driver.driver import Driver
+from printerfact.driver.logger import TerminalLogger
+from printerfact.driver.script_imports import NIXPKGS_PACKAGE, PACKAGE, modules
+from printerfact.kernel.artifacts import Artifacts
 from printerfact.nodes import TestSpec
 from printerfact.stubs import CHANNELS, Channel
 
@@ -97,7 +101,6 @@ def printerfact_api() -> ApiModel:
 def test_driver_stubs() -> dict[str, str]:
     """`test_driver/...pyi` re-exporting `printerfact.test_driver`: what a script's
     `import test_driver...` finds at run time (`printerfact.driver.script_imports`)."""
-    from printerfact.driver.script_imports import NIXPKGS_PACKAGE, PACKAGE, modules
 
     files = {}
     for alias, module in modules().items():
@@ -115,10 +118,6 @@ def driver_symbols(test: TestSpec) -> dict[str, Any]:
     TCG is forced (no KVM probe), initrds are never built (no machine starts), and the
     driver's log goes nowhere.
     """
-    from printerfact.driver.driver import Driver
-    from printerfact.driver.logger import TerminalLogger
-    from printerfact.kernel.artifacts import Artifacts
-
     missing = Path("/nonexistent/printerfact-static-check")
     fake = Artifacts(
         kernel_image=missing,
@@ -130,7 +129,7 @@ def driver_symbols(test: TestSpec) -> dict[str, Any]:
     quiet = TerminalLogger(stream=io.StringIO(), color=False)
     with tempfile.TemporaryDirectory(prefix="printerfact-symbols-") as out:
         with Driver(
-            test, fake, Path(out), logger=quiet, accel="tcg", initrd=lambda node, dest: missing
+            test, fake, Path(out), logger=quiet, accel="tcg", initrd_for=lambda node, dest: missing
         ) as driver:
             return dict(driver.test_symbols())
 
