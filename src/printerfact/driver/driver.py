@@ -165,15 +165,13 @@ class Driver:
     ) -> Machine:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         config = MachineConfig(
-            name=node.name,
+            node=node,
             kernel=artifacts.kernel_image,
             initrd=functools.partial(initrd_for, node),
             append=artifacts.kernel_append,
             state_dir=base / f"vm-state-{node.name}",
             keep_vm_state=self.keep_vm_state,
             accel=accel,
-            memory_mb=node.memory_mb,
-            cpus=node.cpus,
             node_number=self.test.node_number(node.name),
             vlans=tuple(self.hub.vlan(v) for v in node.vlans),
             bios=fast_bios(),
