@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
@@ -112,6 +112,36 @@ class AssertionTester(unittest.TestCase):
 
 
 class Driver:
+    # The testscript's symbols, nixos-25.05's and 26.05's alike, besides `t` (an
+    # AssertionTester), `driver` (the Driver) and one Machine per node (`machine` too when the
+    # test has one): name -> the Driver's attribute that gives it ...
+    SCRIPT_ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "start_all": "start_all",
+        "join_all": "join_all",
+        "subtest": "subtest",
+        "polling_condition": "polling_condition",
+        "machines": "machines",
+        "machines_qemu": "machines_qemu",
+        "machines_nspawn": "machines_nspawn",
+        "vlans": "vlans",
+        "log": "logger",
+        "create_machine": "create_machine",
+        "debug": "debug",
+        "test_script": "test_script",
+        "run_tests": "run_tests",
+        "serial_stdout_on": "serial_stdout_on",
+        "serial_stdout_off": "serial_stdout_off",
+    }
+    # ... and the same values for every driver.  The static checks read both tables (stubs/api.py)
+    # without making a Driver.
+    SCRIPT_VALUES: ClassVar[dict[str, Any]] = {
+        "retry": retry,
+        "Machine": Machine,
+        "BaseMachine": Machine,
+        "QemuMachine": Machine,
+        "os": os,
+    }
+
     def __init__(
         self,
         test: TestSpec,
@@ -295,30 +325,8 @@ class Driver:
                 raise
 
     def test_symbols(self) -> dict[str, Any]:
-        symbols: dict[str, Any] = dict(
-            start_all=self.start_all,
-            join_all=self.join_all,
-            subtest=self.subtest,
-            retry=retry,
-            polling_condition=self.polling_condition,
-            machines=self.machines,
-            machines_qemu=self.machines_qemu,
-            machines_nspawn=self.machines_nspawn,
-            vlans=self.vlans,
-            t=AssertionTester(),
-            log=self.logger,
-            driver=self,
-            Machine=Machine,
-            BaseMachine=Machine,
-            QemuMachine=Machine,
-            create_machine=self.create_machine,
-            debug=self.debug,
-            test_script=self.test_script,
-            run_tests=self.run_tests,
-            serial_stdout_on=self.serial_stdout_on,
-            serial_stdout_off=self.serial_stdout_off,
-            os=os,
-        )
+        symbols = {name: getattr(self, attr) for name, attr in self.SCRIPT_ATTRIBUTES.items()}
+        symbols.update(self.SCRIPT_VALUES, t=AssertionTester(), driver=self)
         python_names = {n.name: n.python_name for n in self.test.nodes}
         symbols.update({python_names[m.name]: m for m in self.machines})
         if len(self.machines) == 1:
