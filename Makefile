@@ -15,10 +15,10 @@ all: vm-test
 
 # What the main job needs; the test suite adds the Nix linters (cargo builds, minutes).
 provision:
-	PYTHONPATH=src $(PYTHON) -m printerfact.build.provision --no-nix-tools
+	PYTHONPATH=src $(PYTHON) -m printerfact.host.provision --no-nix-tools
 
 provision-test:
-	PYTHONPATH=src $(PYTHON) -m printerfact.build.provision
+	PYTHONPATH=src $(PYTHON) -m printerfact.host.provision
 
 # Kernel flavours: the main job runs on the production-like kernel; FLAVOURS=default,debug adds
 # the debug kernel (KASAN, lockdep, ...), which `make test` always covers.

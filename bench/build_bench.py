@@ -20,8 +20,10 @@ from pathlib import Path
 
 from figures import report, write_json  # bench/ is on sys.path: this is a script
 
-from printerfact.build import cache, flavour, image, kernel, module, paths, toolchain
-from printerfact.build.artifacts import ensure_artifacts
+from printerfact.host import cache, paths, toolchain
+from printerfact.image import base
+from printerfact.kernel import flavour, kernel, module
+from printerfact.kernel.artifacts import ensure_artifacts
 
 TARGETS = {
     "kernel_cold_s": 7 * 60,
@@ -51,7 +53,7 @@ def measure(cold: bool) -> dict[str, float]:
             env = {**os.environ, "PRINTERFACT_CACHE": tmp}
             shutil.copytree(paths.tools_dir(), Path(tmp) / "tools", symlinks=True)
             figures["kernel_cold_s"] = timed(
-                lambda: run([sys.executable, "-m", "printerfact.build"], env)
+                lambda: run([sys.executable, "-m", "printerfact.kernel"], env)
             )
     else:
         figures["kernel_cold_s"] = float((art.kernel_image.parent / "build-seconds").read_text())
@@ -59,12 +61,12 @@ def measure(cold: bool) -> dict[str, float]:
         figures["kernel_cold_debug_s"] = float(
             (debug.kernel_image.parent / "build-seconds").read_text()
         )
-    figures["warm_noop_s"] = timed(lambda: run([sys.executable, "-m", "printerfact.build"]))
+    figures["warm_noop_s"] = timed(lambda: run([sys.executable, "-m", "printerfact.kernel"]))
     # Provisioning runs on the system python, before the venv exists (as the Makefile does).
     system_python = shutil.which("python3") or sys.executable
     figures["provision_noop_s"] = timed(
         lambda: run(
-            [system_python, "-m", "printerfact.build.provision"],
+            [system_python, "-m", "printerfact.host.provision"],
             {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "src")},
         )
     )
@@ -90,10 +92,10 @@ def measure(cold: bool) -> dict[str, float]:
         figures["image_build_s"] = timed(
             lambda: cache.ensure_entry(
                 Path(tmp) / "img",
-                lambda d: image.write_base_image(
+                lambda d: base.write_base_image(
                     d / "initrd.cpio",
-                    image.find_busybox(),
-                    image.find_bash(),
+                    base.find_busybox(),
+                    base.find_bash(),
                     art.module_ko,
                     art.kernel_release,
                 ),

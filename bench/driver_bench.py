@@ -18,9 +18,10 @@ from pathlib import Path
 
 from figures import report  # bench/ is on sys.path: this is a script
 
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
+from printerfact import runner
 from printerfact.driver.driver import Driver
 from printerfact.driver.logger import TerminalLogger
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 from printerfact.nodes import NodeSpec, TestSpec
 
 
@@ -30,14 +31,8 @@ def _driver(
     script = tmp / "empty.py"
     script.write_text("")
     quiet = TerminalLogger(stream=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
-    return Driver(
-        TestSpec("bench", script, nodes),
-        art,
-        tmp / "out",
-        logger=quiet,
-        accel="tcg",
-        snapshots=snapshots,
-    )
+    test = TestSpec("bench", script, nodes)
+    return runner.driver(test, art, tmp / "out", logger=quiet, accel="tcg", snapshots=snapshots)
 
 
 def _boot(art: Artifacts, snapshots: Path | None = None) -> float:

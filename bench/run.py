@@ -34,10 +34,9 @@ import soak  # noqa: E402
 from figures import report, write_json  # noqa: E402
 
 from printerfact import runner  # noqa: E402
-from printerfact.build.artifacts import Artifacts, ensure_artifacts  # noqa: E402
-from printerfact.build.flavour import FLAVOURS  # noqa: E402
-from printerfact.driver.driver import Driver  # noqa: E402
 from printerfact.driver.logger import TerminalLogger  # noqa: E402
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts  # noqa: E402
+from printerfact.kernel.flavour import FLAVOURS  # noqa: E402
 from printerfact.nodes import load_tests  # noqa: E402
 
 DEVICE_READS = 200_000
@@ -58,7 +57,7 @@ def device_figures(art: Artifacts, work: Path) -> dict[str, float]:
     exe = compile_readbench(work)
     test = load_tests()["printerfact"]
     figures: dict[str, float] = {}
-    with Driver(test, art, work / "device-vm") as d:
+    with runner.driver(test, art, work / "device-vm") as d:
         m = d.machines[0]
         m.start()
         m.wait_for_unit("multi-user.target")

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from figures import report, write_json  # bench/ is on sys.path: this is a script
 
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
-from printerfact.driver.driver import Driver
+from printerfact import runner
 from printerfact.driver.errors import CommandTimeout, MachineError
 from printerfact.driver.logger import TerminalLogger
 from printerfact.driver.machine import Machine
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 from printerfact.nodes import NodeSpec, TestSpec
 
 NODES = (("soak-a", 2), ("soak-b", 2), ("soak-c", 1), ("soak-d", 1))
@@ -136,7 +136,7 @@ def soak(
         stream = log.open("w") if log else open(os.devnull, "w")  # noqa: SIM115
         with (
             stream,
-            Driver(
+            runner.driver(
                 TestSpec("soak", script, nodes),
                 art,
                 Path(tmp) / "out",

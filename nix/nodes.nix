@@ -29,7 +29,7 @@ let
   testKeys = [ "script" "nodes" "globalTimeout" "skipTypeCheck" "skipLint" "extraPythonPackages" ];
   nodeKeys = [ "module_at_boot" "services" "vlans" "memory_mb" "cpus" "users" "packages" ];
   # Extra commands a node may ask for: nix/nixos-node.nix puts nixpkgs' package of that name on
-  # PATH (busybox: only bin/busybox); src/printerfact/build/packages.py knows the same names.
+  # PATH (busybox: only bin/busybox); src/printerfact/image/packages.py knows the same names.
   knownPackages = [ "busybox" "stress-ng" "trinity" ];
   isName = s: builtins.isString s && builtins.match "[a-z][a-z0-9-]*" s != null;
 

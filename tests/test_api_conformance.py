@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import io
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from printerfact import nodes
-from printerfact.build.paths import REPO_ROOT
 from printerfact.driver import errors, machine
+from printerfact.driver.driver import Driver
+from printerfact.driver.logger import TerminalLogger
 from printerfact.driver.script_imports import modules as runtime_modules
 from printerfact.driver.script_imports import nixpkgs_modules
 from printerfact.driver.unavailable import UnavailableClass, unavailable_names
+from printerfact.host.paths import REPO_ROOT
+from printerfact.kernel.artifacts import Artifacts
 from printerfact.nodes import NodeSpec
 from printerfact.stubs import CHANNELS, NIXOS_25_05, NIXOS_26_05, Channel, model
-from printerfact.stubs.api import driver_symbols
+from printerfact.stubs.api import printerfact_api
 
 DOC = REPO_ROOT / "docs" / "api-conformance.md"
 _STATUS = "implemented|feature absent|unavailable"
@@ -81,6 +86,38 @@ def doc_table(section: str) -> dict[str, tuple[str, str, str]]:
             if m:
                 rows[m[1]] = (m[2], m[3], m[4].strip())
     return rows
+
+
+def driver_symbols(test: nodes.TestSpec) -> dict[str, Any]:
+    """`Driver.test_symbols()` for `test`, from a driver that boots nothing (the static checks
+    read the Driver's tables instead: test_the_static_checks_see_the_drivers_symbols).
+
+    TCG is forced (no KVM probe), initrds are never built (no machine starts), and the
+    driver's log goes nowhere.
+    """
+    missing = Path("/nonexistent/printerfact-static-check")
+    fake = Artifacts(
+        kernel_image=missing,
+        kernel_release="0",
+        kbuild_dir=missing,
+        module_ko=missing,
+        initrd=missing,
+    )
+    quiet = TerminalLogger(stream=io.StringIO(), color=False)
+    with tempfile.TemporaryDirectory(prefix="printerfact-symbols-") as out:
+        with Driver(
+            test, fake, Path(out), logger=quiet, accel="tcg", initrd_for=lambda node, dest: missing
+        ) as driver:
+            return dict(driver.test_symbols())
+
+
+def test_the_static_checks_see_the_drivers_symbols(tmp_path: Path) -> None:
+    # What pyflakes and mypy are told a script has is what the driver gives it at run time.
+    (tmp_path / "s.py").write_text("")
+    test = nodes.TestSpec("two", tmp_path / "s.py", (NodeSpec("a-1"), NodeSpec("b")))
+    assert printerfact_api().symbols(test) == set(driver_symbols(test))
+    one = nodes.TestSpec("one", tmp_path / "s.py", (NodeSpec("solo"),))
+    assert printerfact_api().symbols(one) == set(driver_symbols(one))
 
 
 @pytest.fixture(scope="module")

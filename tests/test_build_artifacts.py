@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import flavour, kernel, module, paths, toolchain
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
-from printerfact.build.kernel_config import parse_config, unmet_options
+from printerfact.host import paths, toolchain
+from printerfact.kernel import flavour, kernel, module
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
+from printerfact.kernel.kernel_config import parse_config, unmet_options
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +92,7 @@ def test_warm_build_is_a_cache_hit(artifacts: Artifacts) -> None:
     kernel_entry = artifacts.kernel_image.parent
     stamp = (kernel_entry / ".complete").stat().st_mtime_ns
     result = subprocess.run(
-        [sys.executable, "-m", "printerfact.build"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "printerfact.kernel"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert str(artifacts.kernel_image) in result.stdout

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import cache, flavour, kernel, paths, toolchain
+from printerfact.host import cache, paths, toolchain
+from printerfact.kernel import flavour, kernel
 
 
 def test_entry_is_built_once(tmp_path: Path) -> None:

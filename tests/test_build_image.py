@@ -7,17 +7,12 @@ import os
 import stat
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from printerfact.build import basefs, image, packages
-from printerfact.build.cpio import CpioWriter
-from printerfact.nodes import load_tests
-
-if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
+from printerfact.image import base, basefs, contract, node, packages
+from printerfact.image.cpio import CpioWriter
+from printerfact.nodes import KNOWN_PACKAGES, load_tests
 
 
 def _unpack(archive: bytes, dest: Path) -> None:
@@ -48,7 +43,7 @@ def test_cpio_round_trip(tmp_path: Path) -> None:
 def test_node_archive_carries_the_node_settings(tmp_path: Path) -> None:
     test = load_tests()["network"]
     server = next(n for n in test.nodes if n.name == "server")
-    _unpack(image.node_archive(test, server), tmp_path / "root")
+    _unpack(node.node_archive(test, server), tmp_path / "root")
     root = tmp_path / "root"
     env = (root / "etc/printerfact/node.env").read_text()
     assert "PF_HOSTNAME=server\n" in env
@@ -69,7 +64,7 @@ def test_node_archive_carries_the_node_settings(tmp_path: Path) -> None:
 
 def test_accounts_are_the_ones_nixos_creates(tmp_path: Path) -> None:
     test = load_tests()["printerfact"]
-    _unpack(image.node_archive(test, test.nodes[0]), tmp_path / "root")
+    _unpack(node.node_archive(test, test.nodes[0]), tmp_path / "root")
     passwd = [line.split(":") for line in (tmp_path / "root/etc/passwd").read_text().splitlines()]
     group = [line.split(":") for line in (tmp_path / "root/etc/group").read_text().splitlines()]
     # name, uid, gid, home, shell
@@ -86,14 +81,14 @@ def _base_image(tmp_path: Path) -> Path:
     ko = tmp_path / "printerfact.ko"
     ko.write_bytes(b"\x7fELF-not-really")
     dest = tmp_path / "initrd.cpio"
-    image.write_base_image(dest, image.find_busybox(), image.find_bash(), ko, "6.12.0")
+    base.write_base_image(dest, base.find_busybox(), base.find_bash(), ko, "6.12.0")
     _unpack(dest.read_bytes(), tmp_path / "root")
     return tmp_path / "root"
 
 
 def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> None:
     root = _base_image(tmp_path)
-    assert (root / "bin/bash").read_bytes() == image.find_bash().read_bytes()
+    assert (root / "bin/bash").read_bytes() == base.find_bash().read_bytes()
     assert os.readlink(root / "bin/sh") == "bash"  # as on NixOS
     assert os.readlink(root / "usr/bin/systemctl") == "/usr/lib/printerfact/systemctl"
     assert os.readlink(root / "usr/bin/journalctl") == "/usr/lib/printerfact/journalctl"
@@ -101,6 +96,20 @@ def test_base_image_has_bash_as_sh_and_the_systemd_commands(tmp_path: Path) -> N
     inittab = (root / "etc/inittab").read_text()
     assert "ttyS0" not in inittab  # no root shell on the serial console, as on NixOS
     assert "::ctrlaltdel:/sbin/reboot" in inittab
+
+
+def test_base_image_carries_the_guest_contract(tmp_path: Path) -> None:
+    # What the guest scripts source: every value of contract.py, as the shell reads it back.
+    root = _base_image(tmp_path)
+    script = root / contract.CONTRACT_FILE.lstrip("/")
+    names = " ".join(f'"${k}"' for k in contract.SHELL)
+    read = subprocess.run(
+        [str(base.find_busybox()), "sh", "-c", f'. "$1"; printf "%s\\n" {names}', "-", script],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert read.stdout.splitlines() == list(contract.SHELL.values())
 
 
 def test_base_image_has_nixos_base_file_system(tmp_path: Path) -> None:
@@ -125,7 +134,7 @@ def test_base_image_has_nixos_base_file_system(tmp_path: Path) -> None:
     links = {p: os.readlink(root / p) for p in ("var/run", "var/lock", "etc/mtab")}
     assert links == {"var/run": "/run", "var/lock": "/run/lock", "etc/mtab": "/proc/mounts"}
     # The mount points the node's disk lends (guest/fstab.persist) are there, and on the disk.
-    persist = (image.paths.GUEST_DIR / "fstab.persist").read_text().splitlines()
+    persist = (base.GUEST_DIR / "fstab.persist").read_text().splitlines()
     lent = [line.split()[1].strip("/") for line in persist if line.startswith("/")]
     assert lent and all(d in basefs.DIRS and (root / d).is_dir() for d in lent)
 
@@ -134,12 +143,11 @@ def test_every_node_has_lsattr_and_chattr(tmp_path: Path, monkeypatch: pytest.Mo
     # As on NixOS, where e2fsprogs comes with the ext4 root: only these two programs (and
     # their libraries) of Debian's package, not mke2fs and the rest.
     monkeypatch.setenv("PRINTERFACT_CACHE", str(tmp_path / "cache"))
-    base = tmp_path / "base.cpio"
-    with base.open("wb") as f:
+    base_image = tmp_path / "base.cpio"
+    with base_image.open("wb") as f:
         CpioWriter(f).close()
     test = load_tests()["lifecycle"]  # a node that asks for no packages
-    artifacts = cast("Artifacts", SimpleNamespace(initrd=base))
-    initrd = image.node_initrd(artifacts, test, test.nodes[0], tmp_path).read_bytes()
+    initrd = node.node_initrd(base_image, test, test.nodes[0], tmp_path).read_bytes()
     segment = packages.ensure_segment("e2fsprogs").read_bytes()
     assert segment in initrd  # GNU cpio unpacks only the first of concatenated archives
     _unpack(segment, tmp_path / "root")
@@ -152,14 +160,20 @@ def test_every_node_has_lsattr_and_chattr(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_missing_bash_static_names_its_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(image, "BASH", tmp_path / "absent")
+    monkeypatch.setattr(base, "BASH", tmp_path / "absent")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="apt-get install bash-static"):
-        image.find_bash()
+        base.find_bash()
     dynamic = tmp_path / "bash-static"
     dynamic.write_bytes(b"\x7fELF /lib64/ld-linux-x86-64.so.2")
     dynamic.chmod(0o755)
     with pytest.raises(
         FileNotFoundError, match="is not static. Install: apt-get install bash-static"
     ):
-        image.find_bash()
+        base.find_bash()
+
+
+def test_every_node_package_has_a_debian_package_or_is_in_the_base_image() -> None:
+    # nodes.py says which names a node may ask for; packages.py must map exactly those.
+    assert not packages.IN_BASE_IMAGE & packages.DEBIAN_PACKAGES.keys()
+    assert packages.IN_BASE_IMAGE | packages.DEBIAN_PACKAGES.keys() == KNOWN_PACKAGES

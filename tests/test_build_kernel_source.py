@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import kernel
+from printerfact.kernel import kernel
 
 MAKEFILE = "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = {sub}\nEXTRAVERSION =\n"
 

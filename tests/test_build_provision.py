@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import distro, paths, progress, provision
+from printerfact.host import distro, paths, progress, provision
 
 
 def test_package_set_covers_every_tool_for_both_releases() -> None:
@@ -61,7 +61,7 @@ def test_non_root_gets_the_exact_command(world_readable_src: Path) -> None:
     python = shutil.which("python3", path="/usr/bin:/bin")
     assert python, "python3 missing: apt-get install python3"
     code = (
-        "from printerfact.build import provision\n"
+        "from printerfact.host import provision\n"
         "provision.install_packages(['printerfact-no-such-package'])\n"
     )
     result = subprocess.run(
@@ -118,9 +118,9 @@ def test_the_main_job_provisions_without_the_nix_linters() -> None:
     # deadnix and nixpkgs-fmt are cargo builds of minutes that only the Nix checks use.
     for target in ("build", "vm-test"):
         steps = _make_dry_run(target)
-        assert "printerfact.build.provision --no-nix-tools" in steps, target
+        assert "printerfact.host.provision --no-nix-tools" in steps, target
         assert "--flavour default\n" in steps or "--flavour default " in steps, target
     test_steps = _make_dry_run("test")
-    provision_lines = [line for line in test_steps.splitlines() if "build.provision" in line]
+    provision_lines = [line for line in test_steps.splitlines() if "host.provision" in line]
     assert provision_lines and all("--no-nix-tools" not in line for line in provision_lines)
     assert "--printerfact-flavours default,debug" in test_steps

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import distro, paths, toolchain
+from printerfact.host import distro, paths, provision, toolchain
 
 
 def _run_build(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_overrides}
     return subprocess.run(
-        [sys.executable, "-m", "printerfact.build"],
+        [sys.executable, "-m", "printerfact.kernel"],
         capture_output=True,
         text=True,
         env=env,
@@ -77,9 +77,19 @@ def test_rustavailable_failure_is_translated() -> None:
     assert "apt-get install libclang-dev" in toolchain.explain_rustavailable(text)
 
 
-def test_debian_package_names_per_release() -> None:
-    assert distro.package_for("rustc", "bookworm") == "rustc-web"
-    assert distro.package_for("rust-src", "trixie") == "rust-src"
-    assert distro.package_for("bindgen", "trixie") == "bindgen"
-    assert "cargo install" in distro.install_hint("bindgen", "bookworm")
+def test_every_release_has_a_package_or_a_hint_for_every_tool() -> None:
+    # The releases' Rust tables name the same tools (bindgen aside: cargo-installed where the
+    # release has none), so no hint is a KeyError on one release only; the cargo hint names the
+    # version provisioning installs.
+    tools = set().union(*distro.RUST_PACKAGES.values()) | set(distro.COMMON_PACKAGES)
+    for release in distro.SUPPORTED:
+        assert set(distro.RUST_PACKAGES[release]) | {"bindgen"} == tools - set(
+            distro.COMMON_PACKAGES
+        ), release
+        for tool in tools:
+            hint = distro.install_hint(tool, release)
+            if tool == "bindgen" and tool not in distro.RUST_PACKAGES[release]:
+                assert f"--version {provision.BINDGEN.version}" in hint, release
+            else:
+                assert hint == f"apt-get install {distro.package_for(tool, release)}"
     assert shutil.which("dpkg-query")  # provisioning relies on it

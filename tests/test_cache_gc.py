@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import cache, cache_gc
+from printerfact.host import cache, cache_gc
 
 HOLDER = """
 import fcntl, sys, time

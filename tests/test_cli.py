@@ -125,7 +125,7 @@ def test_interactive_takes_one_test(tmp_path: Path) -> None:
 def test_dry_run_prints_each_nodes_qemu_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
 
     fake = tmp_path / "vmlinux"
     base_image = tmp_path / "initrd.cpio"
@@ -151,7 +151,7 @@ def test_dry_run_prints_each_nodes_qemu_command(
 def test_dry_run_boots_nothing_and_its_initrds_exist(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
     from printerfact.vm import kvm_probe, process
 
     def tripwire(*args: object, **kw: object) -> None:

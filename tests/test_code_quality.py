@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from printerfact.build import paths
+from printerfact.host import paths
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from printerfact.image import base
 from printerfact.vm.framing import (
     HELD_OPEN,
     INLINE_MAX,
@@ -31,9 +32,9 @@ from printerfact.vm.framing import (
     format_timeout,
 )
 
-AGENT = Path(__file__).resolve().parents[1] / "src" / "printerfact" / "guest" / "agent.sh"
+AGENT = base.GUEST_DIR / "agent.sh"
 # The agent is a bash script (the guest runs it with bash-static, as NixOS runs its backdoor).
-SHELLS = [["bash"]]
+SHELL = ["bash"]
 
 
 @dataclass
@@ -82,9 +83,9 @@ def _spawn(shell: list[str], tmp: Path, use_pty: bool) -> Agent:
     return Agent(proc, chan, err)
 
 
-@pytest.fixture(params=SHELLS, ids=lambda s: s[0])
-def agent(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Agent]:
-    a = _spawn(request.param, tmp_path, use_pty=False)
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[Agent]:
+    a = _spawn(SHELL, tmp_path, use_pty=False)
     yield a
     # The agent's session holds every child it started (background sleeps included).
     os.killpg(a.proc.pid, signal.SIGKILL)
@@ -259,7 +260,7 @@ def test_stdin_is_the_console_as_under_nixpkgs(agent: Agent) -> None:
 
 
 def test_abort_fails_a_waiting_call_at_once(tmp_path: Path) -> None:
-    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    a = _spawn(SHELL, tmp_path, use_pty=False)
     try:
         dead_at = time.monotonic() + 0.5
         a.chan._abort = lambda: "VM gone" if time.monotonic() > dead_at else None
@@ -273,7 +274,7 @@ def test_abort_fails_a_waiting_call_at_once(tmp_path: Path) -> None:
 
 
 def test_eof_raises(tmp_path: Path) -> None:
-    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    a = _spawn(SHELL, tmp_path, use_pty=False)
     try:
         with pytest.raises(ChannelError, match="closed"):
             a.chan.run(f"kill -9 {a.proc.pid}", timeout=10)
@@ -282,10 +283,9 @@ def test_eof_raises(tmp_path: Path) -> None:
         a.proc.wait()
 
 
-@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
-def test_over_a_tty_like_hvc0(shell: list[str], tmp_path: Path) -> None:
+def test_over_a_tty_like_hvc0(tmp_path: Path) -> None:
     """On a tty the agent must switch off echo and newline translation itself."""
-    a = _spawn(shell, tmp_path, use_pty=True)
+    a = _spawn(SHELL, tmp_path, use_pty=True)
     try:
         blob = bytes(range(256))
         (tmp_path / "blob").write_bytes(blob)
@@ -380,7 +380,7 @@ def _send_to_a_guest_that_does_not_read(a: Agent, **kw: Any) -> BaseException | 
 
 
 def test_large_request_to_a_guest_that_stopped_reading_aborts(tmp_path: Path) -> None:
-    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    a = _spawn(SHELL, tmp_path, use_pty=False)
     try:
         dead_at = time.monotonic() + 1.5
         a.chan._abort = lambda: "VM gone" if time.monotonic() > dead_at else None
@@ -392,7 +392,7 @@ def test_large_request_to_a_guest_that_stopped_reading_aborts(tmp_path: Path) ->
 
 
 def test_large_request_to_a_guest_that_stopped_reading_times_out(tmp_path: Path) -> None:
-    a = _spawn(SHELLS[0], tmp_path, use_pty=False)
+    a = _spawn(SHELL, tmp_path, use_pty=False)
     try:
         err = _send_to_a_guest_that_does_not_read(a, host_timeout=1.0)
         assert isinstance(err, ChannelTimeout)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.build import flavour, module, paths, toolchain
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
+from printerfact.host import paths, toolchain
+from printerfact.kernel import flavour, module
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 
 # Debian's clippy and rustfmt match its rustc; rustup's on PATH would not.
 CLIPPY_DRIVER = "/usr/bin/clippy-driver"

@@ -46,7 +46,7 @@ def test_flavours_are_selected_by_option_and_environment(
     result.stdout.fnmatch_lines(["tests.toml::alpha[[]default[]]", "*2 tests collected*"])
     result = project.runpytest(*plugin, "--printerfact-flavours", "fast")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown fast; known: default, debug*"])
+    result.stderr.fnmatch_lines(["*unknown flavour(s) fast; known: default, debug*"])
 
 
 def test_items_are_marked_vm(project: pytest.Pytester) -> None:
@@ -145,7 +145,7 @@ def test_sigterm_in_a_test_stops_the_session(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real Driver (no VM is started) gets a real SIGTERM: no further item may run."""
-    from printerfact.build.artifacts import Artifacts
+    from printerfact.kernel.artifacts import Artifacts
 
     tmp = project.path
     base_image = tmp / "initrd.cpio"

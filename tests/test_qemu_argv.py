@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from printerfact.vm.qemu_argv import Nic, QemuConfig, mac_address, qemu_argv, render
+from printerfact.vm.qemu_argv import (
+    Nic,
+    QemuConfig,
+    kernel_cmdline,
+    mac_address,
+    qemu_argv,
+    render,
+)
 
 
 def _config(**kw: object) -> QemuConfig:
@@ -16,7 +23,7 @@ def _config(**kw: object) -> QemuConfig:
         name="server",
         kernel=Path("/k/vmlinux"),
         initrd=Path("/i/server.initrd"),
-        append="console=ttyS0 panic=-1",
+        append="",
         serial_socket=Path("/s/server.serial"),
         monitor_socket=Path("/s/server.monitor"),
         shell_socket=Path("/s/server.shell"),
@@ -29,10 +36,6 @@ def _value(argv: list[str], flag: str) -> list[str]:
     return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
 
 
-def test_pure_and_deterministic() -> None:
-    assert qemu_argv(_config()) == qemu_argv(_config())
-
-
 def test_basic_machine() -> None:
     argv = qemu_argv(_config(memory_mb=512, cpus=2))
     assert argv[0] == "qemu-system-x86_64"
@@ -41,7 +44,9 @@ def test_basic_machine() -> None:
     assert _value(argv, "-smp") == ["2"]
     assert _value(argv, "-kernel") == ["/k/vmlinux"]
     assert _value(argv, "-initrd") == ["/i/server.initrd"]
-    assert _value(argv, "-append") == ["console=ttyS0 panic=-1 noreplace-smp"]
+    assert _value(argv, "-append") == [
+        "console=ttyS0 panic=-1 log_buf_len=4M i8042.noaux noreplace-smp"
+    ]
     for flag in ("-no-reboot", "-nodefaults", "-no-user-config"):
         assert flag in argv
     assert _value(argv, "-display") == ["none"]
@@ -54,7 +59,19 @@ def test_accelerator() -> None:
     assert _value(tcg, "-cpu") == ["qemu64,+rdrand"]
     kvm = qemu_argv(_config(accel="kvm"))
     assert _value(kvm, "-accel") == ["kvm"] and _value(kvm, "-cpu") == ["host"]
-    assert _value(kvm, "-append") == ["console=ttyS0 panic=-1"]
+    assert _value(kvm, "-append") == ["console=ttyS0 panic=-1 log_buf_len=4M i8042.noaux"]
+
+
+def test_one_kernel_command_line_for_the_guests_and_the_probe() -> None:
+    # The flavour's arguments follow the driver's, the accelerator's tuning comes last; the KVM
+    # probe boots with the arguments every boot has, and no more.
+    debug = _value(qemu_argv(_config(append="kasan_multi_shot acpi=noirq")), "-append")[0]
+    assert debug == (
+        "console=ttyS0 panic=-1 log_buf_len=4M i8042.noaux kasan_multi_shot acpi=noirq"
+        " noreplace-smp nolapic_timer"
+    )
+    assert kernel_cmdline(probe=True) == "console=ttyS0 panic=-1"
+    assert kernel_cmdline("x", "kvm", 4) == "console=ttyS0 panic=-1 log_buf_len=4M i8042.noaux x"
 
 
 def test_tcg_boot_tuning_follows_the_cpu_count() -> None:
@@ -143,7 +160,7 @@ def test_bios_only_when_asked() -> None:
 
 
 def test_render_round_trips_through_a_shell() -> None:
-    argv = qemu_argv(_config(append="console=ttyS0 x='y z'"))
+    argv = qemu_argv(_config(append="x='y z'"))
     assert shlex.split(render(argv)) == argv
 
 

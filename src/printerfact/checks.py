@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pyflakes.checker import Checker
 
-from printerfact.build.paths import cache_root
+from printerfact.host.paths import cache_root
 from printerfact.nodes import TestSpec
 from printerfact.stubs.api import ApiModel, channel_apis, printerfact_api
 

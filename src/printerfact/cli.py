@@ -15,9 +15,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from printerfact import runner
+from printerfact import repl, runner
+from printerfact.driver import snapshot_boot
+from printerfact.driver.errors import Terminated
+from printerfact.host import cache_gc
+from printerfact.host.provision import ProvisionError
+from printerfact.kernel import flavour
+from printerfact.kernel.__main__ import main as build_main
+from printerfact.kernel.artifacts import BUILD_ERRORS, Artifacts, current_entries, ensure_artifacts
 from printerfact.nodes import (
     DEFAULT_GLOBAL_TIMEOUT,
     DEFAULT_TESTS_FILE,
@@ -26,9 +33,8 @@ from printerfact.nodes import (
     TestSpec,
     load_tests,
 )
-
-if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
+from printerfact.vm.kvm_probe import ENV as ACCEL_ENV
+from printerfact.vm.qemu_argv import Accel, render
 
 
 def _env(parser: argparse.ArgumentParser, *flags: str, var: str, default: Any, **kw: Any) -> None:
@@ -55,8 +61,6 @@ def _add_out(p: argparse.ArgumentParser) -> None:
 
 
 def _add_flavours(p: argparse.ArgumentParser) -> None:
-    from printerfact.build import flavour
-
     _env(
         p,
         "--flavour",
@@ -68,16 +72,10 @@ def _add_flavours(p: argparse.ArgumentParser) -> None:
 
 
 def _flavour_list(value: str) -> list[str]:
-    from printerfact.build import flavour
-
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in flavour.FLAVOURS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown flavour(s) {', '.join(unknown) or repr(value)};"
-            f" known: {', '.join(flavour.FLAVOURS)}"
-        )
-    return list(dict.fromkeys(names))
+    try:
+        return flavour.names(value)
+    except flavour.UnknownFlavour as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,8 +187,6 @@ def cmd_check(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 def _prepared(tests: list[TestSpec]) -> bool:
     """Each test's extraPythonPackages installed (mypy must see them too, as nixpkgs' does)."""
-    from printerfact.build.provision import ProvisionError
-
     try:
         for test in tests:
             runner.prepare(test)
@@ -221,28 +217,21 @@ def _static_checks(tests: list[TestSpec]) -> bool:
 
 
 def cmd_build(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    # Same as `python -m printerfact.build`: builds everything or takes it from the cache.
-    from printerfact.build.__main__ import main as build_main
-
+    # Same as `python -m printerfact.kernel`: builds everything or takes it from the cache.
     jobs = ["-j", str(args.jobs)] if args.jobs else []
-    for flavour in args.flavour:
-        status = build_main([*jobs, "--flavour", flavour])
+    for name in args.flavour:
+        status = build_main([*jobs, "--flavour", name])
         if status:
             return status
-    from printerfact.build import cache_gc
-
-    notice = cache_gc.pile_up_notice(cache_gc.entries())
+    notice = cache_gc.pile_up_notice(cache_gc.entries(current_entries()))
     if notice:
         print(notice, file=sys.stderr)
     return 0
 
 
 def cmd_cache(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    from printerfact.build import cache_gc
-    from printerfact.build.artifacts import BUILD_ERRORS
-
     try:
-        found = cache_gc.entries()
+        found = cache_gc.entries(current_entries())
     except BUILD_ERRORS as err:  # the current keys need the toolchain and the kernel source
         print(f"printerfact: cannot tell the current entries: {err}", file=sys.stderr)
         return 2
@@ -264,8 +253,6 @@ def cmd_cache(args: argparse.Namespace, tests: list[TestSpec]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
-    from printerfact.driver.errors import Terminated
-
     flavours: list[str] = args.flavour
     if args.interactive and (len(tests) != 1 or len(flavours) != 1):
         print("printerfact: --interactive takes exactly one TEST and one flavour", file=sys.stderr)
@@ -318,11 +305,9 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
     return runner.exit_status(outcomes)
 
 
-def _artifacts(flavour: str) -> Artifacts | None:
-    from printerfact.build.artifacts import BUILD_ERRORS, ensure_artifacts
-
+def _artifacts(name: str) -> Artifacts | None:
     try:
-        return ensure_artifacts(flavour)
+        return ensure_artifacts(name)
     except BUILD_ERRORS as e:
         print(f"printerfact: build failed: {e}", file=sys.stderr)
         return None
@@ -334,10 +319,6 @@ def _dry_run(tests: list[TestSpec], builds: list[Artifacts], out: Path) -> int:
     The node initrds are written under `<out>/<test>/vm-state-<node>/`, so the printed paths
     exist after the run.  The accelerator is $PRINTERFACT_ACCEL if it names one, else tcg.
     """
-    from printerfact.driver.driver import Driver
-    from printerfact.vm.kvm_probe import ENV as ACCEL_ENV
-    from printerfact.vm.qemu_argv import Accel, render
-
     wanted = os.environ.get(ACCEL_ENV, "auto")
     accel: Accel = "kvm" if wanted == "kvm" else "tcg"
     if wanted not in ("kvm", "tcg"):
@@ -351,7 +332,9 @@ def _dry_run(tests: list[TestSpec], builds: list[Artifacts], out: Path) -> int:
             # keep_vm_state: the node state (the initrds) lives in the output directory, not in
             # the driver's private directory that is removed on exit.
             test_dir = runner.test_out_dir(out, test, artifacts.flavour)
-            with Driver(test, artifacts, test_dir, keep_vm_state=True, accel=accel) as driver:
+            with runner.driver(
+                test, artifacts, test_dir, keep_vm_state=True, accel=accel
+            ) as driver:
                 for m in driver.machines:
                     m.prepare_initrd()
                 for name, argv in driver.qemu_command_lines().items():
@@ -361,13 +344,9 @@ def _dry_run(tests: list[TestSpec], builds: list[Artifacts], out: Path) -> int:
 
 
 def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace) -> int:
-    from printerfact import repl
-    from printerfact.driver import snapshot_boot
-    from printerfact.driver.driver import Driver
-
     out = runner.test_out_dir(args.output_directory, test, artifacts.flavour)
     out.mkdir(parents=True, exist_ok=True)
-    with Driver(
+    with runner.driver(
         test,
         artifacts,
         out,

@@ -13,16 +13,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from printerfact.build import packages
+from printerfact.host.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TESTS_FILE = REPO_ROOT / "testscripts" / "tests.toml"
 # Runs after every testscript, in its namespace (test.nix appends it to each testScript).
 KERNEL_LOG_GUARD = REPO_ROOT / "testscripts" / "kernel_log_guard.py"
 
-# Commands a node may ask for beyond the base system (printerfact.build.packages maps them to
+# Commands a node may ask for beyond the base system (printerfact.image.packages maps them to
 # Debian's packages, nix/nixos-node.nix to nixpkgs').
-KNOWN_PACKAGES = packages.KNOWN
+KNOWN_PACKAGES = frozenset({"busybox", "stress-ng", "trinity"})
 
 # A node's name is its host name on NixOS (nixos/lib/testing/network.nix: `networking.hostName
 # = mkDefault config.virtualisation.test.nodeName`), so it must pass the type of that option

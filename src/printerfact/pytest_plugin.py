@@ -20,21 +20,20 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from printerfact import runner
-from printerfact.build.flavour import FLAVOURS
 from printerfact.checks import StaticCheckFailed, evaluation_warnings, require_clean
 from printerfact.driver.errors import MachineError, Terminated, testscript_frames
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
+from printerfact.kernel.flavour import FLAVOURS, UnknownFlavour
+from printerfact.kernel.flavour import names as flavour_names
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec, load_tests
 
-if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
-
 CONSOLE_TAIL_LINES = 30
-_ARTIFACTS = pytest.StashKey[dict[str, "Artifacts | Exception"]]()
+_ARTIFACTS = pytest.StashKey[dict[str, Artifacts | Exception]]()
 FLAVOURS_ENV = "PRINTERFACT_FLAVOURS"
 _FLAVOURS = pytest.StashKey[list[str]]()
 
@@ -82,13 +81,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def selected_flavours(config: pytest.Config) -> list[str]:
-    names = [n.strip() for n in config.getoption("printerfact_flavours").split(",") if n.strip()]
-    unknown = [n for n in names if n not in FLAVOURS]
-    if unknown:
-        raise pytest.UsageError(
-            f"--printerfact-flavours: unknown {', '.join(unknown)}; known: {', '.join(FLAVOURS)}"
-        )
-    return list(dict.fromkeys(names))
+    try:
+        return flavour_names(config.getoption("printerfact_flavours"))
+    except UnknownFlavour as e:
+        raise pytest.UsageError(f"--printerfact-flavours: {e}") from None
 
 
 class ScriptsFile(pytest.File):
@@ -164,8 +160,6 @@ def _artifacts(config: pytest.Config, flavour: str) -> Artifacts:
     item of that flavour fast."""
     built = config.stash.setdefault(_ARTIFACTS, {})
     if flavour not in built:
-        from printerfact.build.artifacts import ensure_artifacts
-
         try:
             built[flavour] = ensure_artifacts(flavour)
         except Terminated:

@@ -2,24 +2,30 @@
 
 One `Driver` per test (its own output directory `<out>/<test>/`), so a broken test cannot leak
 VMs into the next; results are collected as `Outcome`s for the summary table and JUnit.
+`driver()` makes each one with what it needs from the build injected (each node's initrd).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from printerfact.build.flavour import DEFAULT as DEFAULT_FLAVOUR
+from printerfact.driver import snapshot_boot
+from printerfact.driver.driver import Driver, InitrdFn
+from printerfact.driver.errors import GlobalTimeout, RequestedAssertionFailed, Terminated
+from printerfact.driver.logger import AbstractLogger
+from printerfact.driver.polling_condition import PollingConditionError
+from printerfact.host.provision import ensure_python_packages
+from printerfact.image.node import node_initrd
+from printerfact.kernel.artifacts import Artifacts
+from printerfact.kernel.flavour import DEFAULT as DEFAULT_FLAVOUR
 from printerfact.nodes import DEFAULT_GLOBAL_TIMEOUT, TestSpec
-
-if TYPE_CHECKING:
-    from printerfact.build.artifacts import Artifacts
-    from printerfact.driver.logger import AbstractLogger
 
 # "timeout": the global timeout ended the test (nixpkgs' driver then exits with 143).
 Status = Literal["passed", "failed", "error", "timeout"]
@@ -48,8 +54,6 @@ def global_timeout(test: TestSpec, explicit: int | None = None) -> int:
 
 def prepare(test: TestSpec) -> None:
     """What a test needs before its static checks and its run: its extraPythonPackages."""
-    from printerfact.build.provision import ensure_python_packages
-
     ensure_python_packages(test.extra_python_packages)
 
 
@@ -71,6 +75,17 @@ def test_out_dir(out: Path, test: TestSpec, flavour: str = DEFAULT_FLAVOUR) -> P
     return out / (test.name if flavour == DEFAULT_FLAVOUR else f"{test.name}-{flavour}")
 
 
+def initrd_for(test: TestSpec, artifacts: Artifacts) -> InitrdFn:
+    """(node, dest_dir) -> the node's initrd: the flavour's base image + the node's packages and
+    settings (printerfact.image.node)."""
+    return functools.partial(node_initrd, artifacts.initrd, test)
+
+
+def driver(test: TestSpec, artifacts: Artifacts, out_dir: Path, **options: Any) -> Driver:
+    """The Driver of `test` on `artifacts`; `options`: the Driver's keywords."""
+    return Driver(test, artifacts, out_dir, initrd_for=initrd_for(test, artifacts), **options)
+
+
 def execute(
     test: TestSpec,
     artifacts: Artifacts,
@@ -85,11 +100,8 @@ def execute(
     """Run one testscript; raises what the driver raises.  `logger`: the driver's terminal
     logger (default: stderr); `snapshots`: snapshot boots on or off (None: the environment's
     choice, driver/snapshot_boot.py)."""
-    from printerfact.driver import snapshot_boot
-    from printerfact.driver.driver import Driver
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    with Driver(
+    with driver(
         test,
         artifacts,
         out_dir,
@@ -98,16 +110,13 @@ def execute(
         junit_xml=junit_xml,
         logger=logger,
         snapshots=snapshot_boot.cache_dir(snapshots),
-    ) as driver:
-        driver.run_tests()
+    ) as d:
+        d.run_tests()
 
 
 def classify(exc: BaseException) -> Status:
     """`failed` when the script's own check failed, `error` when the machinery broke,
     `timeout` when the global timeout ended it."""
-    from printerfact.driver.errors import GlobalTimeout, RequestedAssertionFailed
-    from printerfact.driver.polling_condition import PollingConditionError
-
     if isinstance(exc, GlobalTimeout):
         return "timeout"
     if isinstance(exc, SystemExit):
@@ -132,8 +141,6 @@ def run_one(
     A SIGTERM (`Terminated`) is not a verdict on the test: like Ctrl-C it propagates, so the
     caller stops instead of booting the next test's VMs.
     """
-    from printerfact.driver.errors import Terminated
-
     start = time.monotonic()
     name = label(test, artifacts.flavour)
     try:

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.build import kernel
+from printerfact.kernel import kernel
 
 # PRINTERFACT_NIX_REPO: another checkout's pin, as for the other Nix tests (tests/nix/nixeval.py).
 REPO = Path(os.environ.get("PRINTERFACT_NIX_REPO") or Path(__file__).resolve().parents[2])

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from nixeval import MODELS, REPO, NixError, nix_eval, nix_instantiate
 
-from printerfact.build import provision
+from printerfact.host import provision
 from printerfact.nodes import NodeDescriptionError, load_tests, to_json_model
 
 NIX_FILES = sorted([*REPO.glob("*.nix"), *REPO.glob("nix/*.nix")])

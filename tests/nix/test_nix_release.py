@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import subprocess
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +121,6 @@ def test_release_takes_a_local_linux_tree(linux: Path) -> None:
 
 
 def _test_names() -> list[str]:
-    import tomllib
-
     return sorted(tomllib.loads((REPO / "testscripts" / "tests.toml").read_text())["tests"])
 
 

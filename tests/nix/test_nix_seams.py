@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -482,8 +483,6 @@ def _module_src(repo: Path) -> str:
 
 def test_module_source_does_not_depend_on_local_build_state(tmp_path: Path) -> None:
     """Leftovers of a local `make -C module` do not change the source hash (defect 7)."""
-    import shutil
-
     clean = tmp_path / "clean"
     built = tmp_path / "built"
     for tree in (clean, built):

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from printerfact.build import artifacts as build_artifacts
+from printerfact import runner
 from printerfact.driver.driver import Driver
+from printerfact.kernel import artifacts as build_artifacts
 from printerfact.nodes import NodeSpec, TestSpec
 
 
@@ -41,7 +42,7 @@ def driver_for(artifacts: build_artifacts.Artifacts) -> DriverFor:
         script: str = "",
         **kw: Any,
     ) -> Iterator[Driver]:
-        with Driver(make_test(tmp, nodes, script), artifacts, tmp / "out", **kw) as d:
+        with runner.driver(make_test(tmp, nodes, script), artifacts, tmp / "out", **kw) as d:
             yield d
 
     return make

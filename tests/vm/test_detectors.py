@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from printerfact import nodes
-from printerfact.build import flavour, kernel, module, toolchain
-from printerfact.build.artifacts import Artifacts, ensure_artifacts
-from printerfact.driver.driver import Driver
+from printerfact import nodes, runner
 from printerfact.driver.errors import RequestedAssertionFailed
+from printerfact.host import toolchain
+from printerfact.kernel import flavour, kernel, module
+from printerfact.kernel.artifacts import Artifacts, ensure_artifacts
 
 pytestmark = pytest.mark.vm
 
@@ -73,7 +73,7 @@ def run_loading(art: Artifacts, tmp_path: Path, ko: Path, args: str = "") -> str
     path = tmp_path / "testscript.py"
     path.write_text(textwrap.dedent(script))
     test = nodes.TestSpec("detector", path, (nodes.NodeSpec("machine", module_at_boot=False),))
-    with Driver(test, art, tmp_path / "out", junit_xml=tmp_path / "junit.xml") as d:
+    with runner.driver(test, art, tmp_path / "out", junit_xml=tmp_path / "junit.xml") as d:
         with pytest.raises(RequestedAssertionFailed, match="kernel report") as e:
             d.run_tests()
     return str(e.value)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from printerfact.build.artifacts import Artifacts
+from printerfact.kernel.artifacts import Artifacts
 from printerfact.vm import kvm_probe
 
 pytestmark = pytest.mark.vm

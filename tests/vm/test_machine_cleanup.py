@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from printerfact.build.artifacts import Artifacts
 from printerfact.driver.errors import VMCrashed
+from printerfact.kernel.artifacts import Artifacts
 from printerfact.vm import session
 from printerfact.vm.qemu_argv import qemu_argv
 
@@ -54,12 +54,12 @@ def _kill_leftovers() -> Iterator[None]:
 RUNNER = """
 import pickle, sys
 from pathlib import Path
-from printerfact.driver.driver import Driver
+from printerfact import runner
 from printerfact.nodes import NodeSpec, TestSpec
 
 art = pickle.loads(bytes.fromhex(sys.argv[1]))  # the test's Artifacts, field types and all
 test = TestSpec("cleanup", Path(sys.argv[2]), (NodeSpec("machine"), NodeSpec("other")))
-with Driver(test, art, Path(sys.argv[3])) as d:
+with runner.driver(test, art, Path(sys.argv[3])) as d:
     print("SOCKETS", d.tmp_dir, flush=True)
     d.run_tests()
 """

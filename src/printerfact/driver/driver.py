@@ -2,8 +2,8 @@
 
 Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
 
-    with Driver(test, artifacts, out_dir, keep_vm_state=False, global_timeout=3600,
-                junit_xml=None) as d:
+    with Driver(test, artifacts, out_dir, initrd_for=..., keep_vm_state=False,
+                global_timeout=3600, junit_xml=None) as d:
         d.run_tests()          # test_script() under the global timeout
         d.test_script()        # exec the testscript with test_symbols()
         d.test_symbols()       # dict for exec/REPL: the symbols of nixos-25.05 and 26.05
@@ -17,8 +17,9 @@ Stable API (the CLI, the REPL and the pytest plugin build on exactly this)::
         d.join_all(), d.subtest(name)
         d.qemu_command_lines()  # {node: argv} without starting anything (--dry-run)
 
-Optional keywords beyond nixpkgs: `logger` (default: terminal), `initrd` (node, dest_dir) -> path
-(default: printerfact.build.image.node_initrd), `accel` ("kvm"/"tcg"; default: vm.kvm_probe).
+Keywords beyond nixpkgs: `initrd_for(node, dest_dir) -> path`, which writes a node's initrd
+(required: the runner injects it, `printerfact.runner.driver`), `logger` (default: terminal),
+`accel` ("kvm"/"tcg"; default: vm.kvm_probe).
 
 `test_script()` runs the script with nixpkgs' `test_driver` modules importable
 (`printerfact.driver.script_imports`).  `test_script()`/`run_tests()` log a failure (for a
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -48,9 +50,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from printerfact.build.image import node_initrd
 from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
     GlobalTimeout,
@@ -90,13 +91,13 @@ def private_socket_dir() -> Path:
 
 
 class ArtifactsLike(Protocol):
-    """What the driver uses of printerfact.build.artifacts.Artifacts."""
+    """What the driver uses of printerfact.kernel.artifacts.Artifacts."""
 
     @property
     def kernel_image(self) -> Path: ...
 
     @property
-    def kernel_append(self) -> str: ...  # the flavour's kernel command line
+    def kernel_append(self) -> str: ...  # the flavour's kernel arguments
 
 
 InitrdFn = Callable[[NodeSpec, Path], Path]
@@ -111,25 +112,48 @@ class AssertionTester(unittest.TestCase):
         pass
 
 
-def _default_initrd(artifacts: ArtifactsLike, test: TestSpec) -> InitrdFn:
-    def build(node: NodeSpec, dest: Path) -> Path:
-        return Path(node_initrd(artifacts, test, node, dest))  # type: ignore[arg-type]
-
-    return build
-
-
 class Driver:
+    # The testscript's symbols, nixos-25.05's and 26.05's alike, besides `t` (an
+    # AssertionTester), `driver` (the Driver) and one Machine per node (`machine` too when the
+    # test has one): name -> the Driver's attribute that gives it ...
+    SCRIPT_ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "start_all": "start_all",
+        "join_all": "join_all",
+        "subtest": "subtest",
+        "polling_condition": "polling_condition",
+        "machines": "machines",
+        "machines_qemu": "machines_qemu",
+        "machines_nspawn": "machines_nspawn",
+        "vlans": "vlans",
+        "log": "logger",
+        "create_machine": "create_machine",
+        "debug": "debug",
+        "test_script": "test_script",
+        "run_tests": "run_tests",
+        "serial_stdout_on": "serial_stdout_on",
+        "serial_stdout_off": "serial_stdout_off",
+    }
+    # ... and the same values for every driver.  The static checks read both tables (stubs/api.py)
+    # without making a Driver.
+    SCRIPT_VALUES: ClassVar[dict[str, Any]] = {
+        "retry": retry,
+        "Machine": Machine,
+        "BaseMachine": Machine,
+        "QemuMachine": Machine,
+        "os": os,
+    }
+
     def __init__(
         self,
         test: TestSpec,
         artifacts: ArtifactsLike,
         out_dir: Path,
         *,
+        initrd_for: InitrdFn,
         keep_vm_state: bool = False,
         global_timeout: int = 3600,
         junit_xml: Path | None = None,
         logger: AbstractLogger | None = None,
-        initrd: InitrdFn | None = None,
         accel: Accel | None = None,
         snapshots: Path | None = None,
     ) -> None:
@@ -160,10 +184,9 @@ class Driver:
             self.vlans: list[VLan] = self.hub.vlans
             if accel is None:
                 accel = choose_accel(artifacts.kernel_image, self.logger.info)
-            build_initrd = initrd or _default_initrd(artifacts, test)
             # Sorted by name, as nixpkgs' machines (its node attribute set is sorted).
             self.machines = [
-                self._machine(n, artifacts, accel, build_initrd)
+                self._machine(n, artifacts, accel, initrd_for)
                 for n in sorted(test.nodes, key=lambda n: n.name)
             ]
         except BaseException:
@@ -171,19 +194,17 @@ class Driver:
             raise
 
     def _machine(
-        self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, build_initrd: InitrdFn
+        self, node: NodeSpec, artifacts: ArtifactsLike, accel: Accel, initrd_for: InitrdFn
     ) -> Machine:
         base = self.out_dir if self.keep_vm_state else self.tmp_dir
         config = MachineConfig(
-            name=node.name,
+            node=node,
             kernel=artifacts.kernel_image,
-            initrd=lambda dest: build_initrd(node, dest),
+            initrd=functools.partial(initrd_for, node),
             append=artifacts.kernel_append,
             state_dir=base / f"vm-state-{node.name}",
             keep_vm_state=self.keep_vm_state,
             accel=accel,
-            memory_mb=node.memory_mb,
-            cpus=node.cpus,
             node_number=self.test.node_number(node.name),
             vlans=tuple(self.hub.vlan(v) for v in node.vlans),
             bios=fast_bios(),
@@ -308,30 +329,8 @@ class Driver:
                 raise
 
     def test_symbols(self) -> dict[str, Any]:
-        symbols: dict[str, Any] = dict(
-            start_all=self.start_all,
-            join_all=self.join_all,
-            subtest=self.subtest,
-            retry=retry,
-            polling_condition=self.polling_condition,
-            machines=self.machines,
-            machines_qemu=self.machines_qemu,
-            machines_nspawn=self.machines_nspawn,
-            vlans=self.vlans,
-            t=AssertionTester(),
-            log=self.logger,
-            driver=self,
-            Machine=Machine,
-            BaseMachine=Machine,
-            QemuMachine=Machine,
-            create_machine=self.create_machine,
-            debug=self.debug,
-            test_script=self.test_script,
-            run_tests=self.run_tests,
-            serial_stdout_on=self.serial_stdout_on,
-            serial_stdout_off=self.serial_stdout_off,
-            os=os,
-        )
+        symbols = {name: getattr(self, attr) for name, attr in self.SCRIPT_ATTRIBUTES.items()}
+        symbols.update(self.SCRIPT_VALUES, t=AssertionTester(), driver=self)
         python_names = {n.name: n.python_name for n in self.test.nodes}
         symbols.update({python_names[m.name]: m for m in self.machines})
         if len(self.machines) == 1:

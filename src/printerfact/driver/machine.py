@@ -108,6 +108,7 @@ from printerfact.driver.ocr import perform_ocr_on_screenshot, perform_ocr_varian
 from printerfact.driver.retry import retry
 from printerfact.driver.snapshot_boot import SnapshotBoot
 from printerfact.driver.unavailable import unavailable, unavailable_attribute
+from printerfact.nodes import NodeSpec
 from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
 from printerfact.vm.framing import HELD_OPEN, ChannelError, ChannelStalled, ChannelTimeout, Reply
 from printerfact.vm.monitor import MonitorError
@@ -133,16 +134,15 @@ NO_SSH_BACKDOOR = (
 
 @dataclass(frozen=True)
 class MachineConfig:
-    """Everything needed to boot one node (built by the Driver from a NodeSpec)."""
+    """Everything needed to boot one node: its NodeSpec (name, memory, CPUs), and what the
+    Driver adds (the kernel, the initrd builder, the state directory, the VLANs, ...)."""
 
-    name: str
+    node: NodeSpec
     kernel: Path
     initrd: Callable[[Path], Path]  # writes the node's initrd into a directory, returns it
-    append: str
+    append: str  # the flavour's kernel arguments (vm.qemu_argv.kernel_cmdline adds the rest)
     state_dir: Path  # the initrd and the disk; kept across runs with --keep-vm-state
     accel: Accel = "tcg"
-    memory_mb: int = 256
-    cpus: int = 1
     node_number: int = 1
     vlans: tuple[VLan, ...] = ()
     disk_size_mb: int | None = DISK_SIZE_MB  # None: no disk, nothing survives a restart
@@ -187,7 +187,7 @@ class Machine:
         callbacks: list[Callable[[], None]] | None = None,
     ) -> None:
         self.config = config
-        self.name = config.name
+        self.name = config.node.name
         self.out_dir = out_dir
         self.tmp_dir = socket_dir  # nixpkgs' name for the driver's temporary directory
         self.socket_dir = socket_dir
@@ -924,8 +924,8 @@ class Machine:
             shell_socket=self.socket_dir / f"{self.name}.shell",
             qmp_socket=self.socket_dir / f"{self.name}.qmp",
             accel=c.accel,
-            memory_mb=c.memory_mb,
-            cpus=c.cpus,
+            memory_mb=c.node.memory_mb,
+            cpus=c.node.cpus,
             nics=nics,
             disk=self.disk_path,
             allow_reboot=allow_reboot,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.build import cache, paths
+from printerfact.host import cache, paths
 from printerfact.vm import snapshot
 from printerfact.vm.qemu_argv import QemuConfig, qemu_argv
 from printerfact.vm.session import VmSession

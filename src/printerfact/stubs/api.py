@@ -3,23 +3,24 @@ ours (introspected).
 
 An `ApiModel` gives, per test, the names pyflakes must accept as builtins, the typed header
 mypy sees before the script, and the stub files mypy needs beside it.  Ours is derived from
-`Driver.test_symbols()` itself, so the driver's symbol table stays the only list of our
-symbols, and its `test_driver` modules from `printerfact.test_driver`, which the script
-imports at run time.
+the Driver's own tables (`Driver.SCRIPT_ATTRIBUTES`, `SCRIPT_VALUES`), from which
+`Driver.test_symbols()` is built too, so they stay the only list of our symbols (no Driver is
+made to read them), and its `test_driver` modules from `printerfact.test_driver`, which the
+script imports at run time.
 """
 
 from __future__ import annotations
 
 import inspect
-import io
 import sys
-import tempfile
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from printerfact.driver.driver import Driver
+from printerfact.driver.script_imports import NIXPKGS_PACKAGE, PACKAGE, modules
 from printerfact.nodes import TestSpec
 from printerfact.stubs import CHANNELS, Channel
 
@@ -74,30 +75,27 @@ def channel_apis() -> list[ApiModel]:
 
 
 def printerfact_api() -> ApiModel:
-    seen: dict[tuple[str, Path], dict[str, Any]] = {}
-
-    def symbols_of(test: TestSpec) -> dict[str, Any]:
-        key = (test.name, test.script)
-        if key not in seen:
-            seen[key] = driver_symbols(test)
-        return seen[key]
-
     return ApiModel(
         label="printerfact driver",
         slug="printerfact",
         search_path=(Path(__file__).resolve().parents[2],),
         mypy_flags=NIXPKGS_MYPY_FLAGS,
-        symbols=lambda test: set(symbols_of(test)),
-        header=lambda test: typed_header(symbols_of(test)),
+        symbols=lambda test: (
+            {*SPECIAL, *Driver.SCRIPT_ATTRIBUTES, *Driver.SCRIPT_VALUES} | set(node_symbols(test))
+        ),
+        header=typed_header,
         nixpkgs=False,
         stub_files=test_driver_stubs,
     )
 
 
+# The symbols that are neither a Driver attribute nor a fixed value (typed_header declares them).
+SPECIAL = ("driver", "t")
+
+
 def test_driver_stubs() -> dict[str, str]:
     """`test_driver/...pyi` re-exporting `printerfact.test_driver`: what a script's
     `import test_driver...` finds at run time (`printerfact.driver.script_imports`)."""
-    from printerfact.driver.script_imports import NIXPKGS_PACKAGE, PACKAGE, modules
 
     files = {}
     for alias, module in modules().items():
@@ -109,37 +107,21 @@ def test_driver_stubs() -> dict[str, str]:
     return files
 
 
-def driver_symbols(test: TestSpec) -> dict[str, Any]:
-    """`Driver.test_symbols()` for `test`, from a driver that boots nothing.
-
-    TCG is forced (no KVM probe), initrds are never built (no machine starts), and the
-    driver's log goes nowhere.
-    """
-    from printerfact.build.artifacts import Artifacts
-    from printerfact.driver.driver import Driver
-    from printerfact.driver.logger import TerminalLogger
-
-    missing = Path("/nonexistent/printerfact-static-check")
-    fake = Artifacts(
-        kernel_image=missing,
-        kernel_release="0",
-        kbuild_dir=missing,
-        module_ko=missing,
-        initrd=missing,
-    )
-    quiet = TerminalLogger(stream=io.StringIO(), color=False)
-    with tempfile.TemporaryDirectory(prefix="printerfact-symbols-") as out:
-        with Driver(
-            test, fake, Path(out), logger=quiet, accel="tcg", initrd=lambda node, dest: missing
-        ) as driver:
-            return dict(driver.test_symbols())
-
-
-def typed_header(symbols: dict[str, Any]) -> str:
-    """Python declarations giving every symbol the type of its value in the real driver."""
-    lines = ["from typing import Any, Callable"]
-    for i, (name, value) in enumerate(symbols.items()):
+def typed_header(test: TestSpec) -> str:
+    """Python declarations giving every symbol of `Driver.test_symbols()` for `test` its type,
+    from the Driver's tables and annotations (no Driver is made)."""
+    lines = [
+        "from typing import Any, Callable",
+        "from printerfact.driver.driver import AssertionTester as _pf_tester",
+        "from printerfact.driver.driver import Driver as _pf_driver",
+        "from printerfact.driver.machine import Machine as _pf_machine",
+        "driver: _pf_driver",
+        "t: _pf_tester",
+    ]
+    lines += [f"{name} = driver.{attr}" for name, attr in Driver.SCRIPT_ATTRIBUTES.items()]
+    for i, (name, value) in enumerate(Driver.SCRIPT_VALUES.items()):
         lines += _declare(name, value, f"_pf{i}")
+    lines += [f"{n}: _pf_machine" for n in node_symbols(test)]
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,7 @@ NixOS test VMs keep their root disk (`<state dir>/<node>.qcow2`) across restarts
 and, with --keep-vm-state, across runs; this is the portable image's counterpart, mounted by
 guest/rc.sh.  Formatting on the host takes milliseconds (lazy inode tables, which the guest
 then mounts with `noinit_itable`), where mke2fs in a TCG guest would cost every first boot.
-So does its layout, NixOS's base file system (build/basefs.py), made with debugfs: in the guest,
+So does its layout, NixOS's base file system (image/basefs.py), made with debugfs: in the guest,
 chattr alone (a dynamically linked program under TCG) costs tens of milliseconds.
 """
 
@@ -15,7 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from printerfact.build import basefs, distro
+from printerfact.host import distro
+from printerfact.image import basefs
 
 DISK_SIZE_MB = 1024  # NixOS's virtualisation.diskSize default
 LABEL = "nixos"  # NixOS's root file system label

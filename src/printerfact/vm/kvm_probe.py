@@ -20,15 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from printerfact.build.paths import cache_root
-from printerfact.vm.qemu_argv import Accel
+from printerfact.host.paths import cache_root
+from printerfact.vm.qemu_argv import Accel, kernel_cmdline
 
 ENV = "PRINTERFACT_ACCEL"
 BANNER = b"Linux version"
 # Printed only after every initcall ran: the kernel really works under this accelerator.
 EVIDENCE = (b"Run /", b"VFS: Unable to mount root", b"No working init found")
 PROBE_SECONDS = 15.0
-PROBE_APPEND = "console=ttyS0 panic=-1"
+PROBE_APPEND = kernel_cmdline(probe=True)
 
 
 def _boot_id() -> str:

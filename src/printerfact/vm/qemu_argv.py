@@ -16,9 +16,11 @@ export, mounted at /tmp/shared in the guest as on NixOS test VMs.  The persisten
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from printerfact.image.contract import AGENT_PORT, SHARED_TAG
 
 Accel = Literal["kvm", "tcg"]
 
@@ -36,7 +38,7 @@ class QemuConfig:
     name: str
     kernel: Path
     initrd: Path
-    append: str
+    append: str  # the flavour's kernel arguments (kernel_cmdline adds the rest)
     serial_socket: Path
     monitor_socket: Path
     shell_socket: Path
@@ -50,7 +52,6 @@ class QemuConfig:
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None  # None: QEMU's default (SeaBIOS)
     shared_dir: Path | None = None  # host directory the guest mounts at /tmp/shared (9p)
-    extra_args: tuple[str, ...] = field(default=())
 
     def sockets(self) -> dict[str, Path]:
         """The unix sockets QEMU connects to, by channel: the driver listens on them."""
@@ -65,28 +66,54 @@ class QemuConfig:
 # interrupt routing (its _PRT is an AML loop), ~5 ms on q35 (static tables).  With the
 # console, the disk and a NIC, q35 boots ~0.4 s sooner.
 MACHINE = "q35"
-SHARED_TAG = "shared"  # the 9p mount tag of the driver's shared directory (guest: /tmp/shared)
 QBOOT = Path("/usr/share/qemu/qboot.rom")
-# The command channel is a virtserialport, not the virtconsole nixpkgs uses: QEMU drops a
-# virtconsole's output when the host socket is full (hw/char/virtio-console.c, flush_buf), which
-# under load lost replies and stalled the driver; a serial port is flow-controlled.  The guest
-# agent finds it by this name.  hvc0 stays, as the tty on the commands' stdin.
-AGENT_PORT = "org.printerfact.agent"
+# The command channel is a virtserialport (named contract.AGENT_PORT), not the virtconsole
+# nixpkgs uses: QEMU drops a virtconsole's output when the host socket is full
+# (hw/char/virtio-console.c, flush_buf), which under load lost replies and stalled the driver; a
+# serial port is flow-controlled.  The guest agent finds it by its name.  hvc0 stays, as the tty
+# on the commands' stdin.  The shared directory's 9p tag is contract.SHARED_TAG.
+TCG_CPU = "qemu64,+rdrand"  # rdrand: see the TCG tuning below
+
+# The kernel command line, every argument with its reason.  Every boot, the KVM probe's too:
+BOOT_ARGS = (
+    # The kernel log on the serial console: the node's console log, and the probe's evidence.
+    "console=ttyS0",
+    # A panic reboots at once, and with -no-reboot QEMU exits: a crashed guest is reported
+    # (VMCrashed) instead of waited out.
+    "panic=-1",
+)
+# Every guest's (the probe only has to reach init):
+GUEST_ARGS = (
+    # The kernel-log guard reads dmesg; a run full of reports must not push the first ones out
+    # of the default 128 KiB ring (nix/nixos-node.nix sets the same).
+    "log_buf_len=4M",
+    # No probe of the PS/2 AUX (mouse) port: the guests have no mouse, and under TCG the probe's
+    # waits on the i8042 cost boot time.  The keyboard port stays (sendkey's Ctrl-Alt-Delete).
+    "i8042.noaux",
+)
 
 
 # TCG tuning, each measured on boot to the first command (bench/driver_bench.py):
-#  - rdrand: the guest's CRNG is seeded at once ("crng init done" at 0.04 s) as on KVM hosts;
-#    without it the CRNG never became ready, and each get_random_u32() (one per open of
-#    /dev/printerfact) took the unbatched slow path.
+#  - rdrand (TCG_CPU): the guest's CRNG is seeded at once ("crng init done" at 0.04 s) as on
+#    KVM hosts; without it the CRNG never became ready, and each get_random_u32() (one per open
+#    of /dev/printerfact) took the unbatched slow path.
 #  - noreplace-smp: a 1-CPU guest no longer patches out every LOCK prefix at boot (~70 ms
 #    of code writes that TCG must then re-translate).
 #  - nolapic_timer (1 CPU only): no 100 ms calibration loop of the local APIC timer; the
 #    guest ticks from the HPET.  A multi-CPU guest keeps its per-CPU timers.
-TCG_CPU = "qemu64,+rdrand"
-
-
 def tcg_cmdline(cpus: int) -> tuple[str, ...]:
     return ("noreplace-smp", *(("nolapic_timer",) if cpus == 1 else ()))
+
+
+def kernel_cmdline(
+    flavour_args: str = "", accel: Accel = "tcg", cpus: int = 1, *, probe: bool = False
+) -> str:
+    """The kernel command line of a guest (the flavour's own arguments after the driver's,
+    then the accelerator's tuning), or with `probe` the KVM probe's (kvm_probe.py)."""
+    if probe:
+        return " ".join(BOOT_ARGS)
+    tuning = tcg_cmdline(cpus) if accel == "tcg" else ()
+    return " ".join((*BOOT_ARGS, *GUEST_ARGS, *([flavour_args] if flavour_args else []), *tuning))
 
 
 def fast_bios() -> Path | None:
@@ -113,10 +140,9 @@ def _opt(value: Path | str) -> str:
 
 def qemu_argv(c: QemuConfig) -> list[str]:
     if c.accel == "kvm":
-        accel, append = ["-accel", "kvm", "-cpu", "host"], c.append
+        accel = ["-accel", "kvm", "-cpu", "host"]
     else:
         accel = ["-accel", "tcg", "-cpu", TCG_CPU]
-        append = " ".join((c.append, *tcg_cmdline(c.cpus)))
     argv = [
         c.qemu,
         "-name", c.name,
@@ -129,7 +155,7 @@ def qemu_argv(c: QemuConfig) -> list[str]:
         *(["-bios", _opt(c.bios)] if c.bios is not None else []),
         "-kernel", _opt(c.kernel),
         "-initrd", _opt(c.initrd),
-        "-append", append,
+        "-append", kernel_cmdline(c.append, c.accel, c.cpus),
         "-chardev", f"socket,id=console,path={_opt(c.serial_socket)},server=off",
         "-serial", "chardev:console",
         "-chardev", f"socket,id=monitor,path={_opt(c.monitor_socket)},server=off",
@@ -162,7 +188,7 @@ def qemu_argv(c: QemuConfig) -> list[str]:
             "-device",
             f"virtio-net-pci,netdev={netdev},mac={nic.mac},id={nic_id(i)}",
         ]
-    return argv + list(c.extra_args)
+    return argv
 
 
 def render(argv: list[str]) -> str:

@@ -56,6 +56,8 @@ COMMON_PACKAGES = {
 }
 
 SUPPORTED = tuple(RUST_PACKAGES)
+# Where a release has no bindgen package (Debian 12), provisioning cargo-installs this version.
+BINDGEN_CARGO_VERSION = "0.71.1"
 
 
 def codename(os_release: Path = Path("/etc/os-release")) -> str:
@@ -80,5 +82,8 @@ def package_for(tool: str, release: str | None = None) -> str:
 
 def install_hint(tool: str, release: str | None = None) -> str:
     if tool == "bindgen" and tool not in RUST_PACKAGES[release or codename()]:
-        return "cargo install --locked bindgen-cli --version 0.71.1 (or run `make build`)"
+        return (
+            f"cargo install --locked bindgen-cli --version {BINDGEN_CARGO_VERSION}"
+            " (or run `make build`)"
+        )
     return f"apt-get install {package_for(tool, release)}"

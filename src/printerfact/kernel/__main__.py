@@ -1,4 +1,4 @@
-"""`python -m printerfact.build`: build (or take from the cache) kernel, module and image."""
+"""`python -m printerfact.kernel`: build (or take from the cache) kernel, module and image."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .artifacts import BUILD_ERRORS, ensure_artifacts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m printerfact.build", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m printerfact.kernel", description=__doc__)
     parser.add_argument(
         "-j", "--jobs", type=int, help="parallel kernel build jobs (default: cores+1)"
     )

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from printerfact.host import paths
 
 ENV = "PRINTERFACT_FLAVOUR"
 DEFAULT = "default"
@@ -25,7 +25,7 @@ class Flavour:
     # Merged in this order on top of tinyconfig (kernel.nix merges the same minus the
     # portable-only boot tuning on top of nixpkgs' common config).
     fragments: tuple[Path, ...]
-    # Kernel command-line arguments beyond the driver's own (console, panic).
+    # Kernel command-line arguments beyond the driver's own (vm.qemu_argv.kernel_cmdline).
     cmdline: tuple[str, ...] = ()
     # What the runner boots: "vmlinux" by its PVH entry (no decompression under TCG, ~0.3 s
     # per boot), or "bzImage".
@@ -33,11 +33,8 @@ class Flavour:
 
     @property
     def kernel_append(self) -> str:
-        # log_buf_len: the kernel-log guard reads dmesg; a run full of reports must not push the
-        # first ones out of the default 128 KiB ring (nix/nixos-node.nix sets the same).
-        return " ".join(
-            ("console=ttyS0", "panic=-1", "log_buf_len=4M", "i8042.noaux", *self.cmdline)
-        )
+        """The flavour's arguments as one string (`Artifacts.kernel_append`)."""
+        return " ".join(self.cmdline)
 
 
 BASE_FRAGMENTS = (paths.FRAGMENT, paths.BOOT_FRAGMENT)
@@ -74,3 +71,15 @@ def get(name: str | None = None) -> Flavour:
         raise UnknownFlavour(
             f"unknown kernel flavour {wanted!r}; known: {', '.join(FLAVOURS)}"
         ) from None
+
+
+def names(value: str) -> list[str]:
+    """The flavours of a comma-separated list (`printerfact --flavour`, pytest's
+    `--printerfact-flavours`), in its order, each once; at least one."""
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in wanted if n not in FLAVOURS]
+    if unknown or not wanted:
+        raise UnknownFlavour(
+            f"unknown flavour(s) {', '.join(unknown) or repr(value)}; known: {', '.join(FLAVOURS)}"
+        )
+    return list(dict.fromkeys(wanted))

@@ -3,7 +3,7 @@
 `h /var/empty - - - - +i`) and systemd-tmpfiles (tmp.conf, var.conf, home.conf, systemd.conf,
 x11.conf, NixOS's 00-nixos.conf) make, all owned by root:root.
 
-The image holds them (build/image.py: a node without a disk lives on them), and so does every
+The image holds them (image/base.py: a node without a disk lives on them), and so does every
 new node disk (vm/disk.py), with /var/empty immutable there.
 """
 

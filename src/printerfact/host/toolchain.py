@@ -17,7 +17,6 @@ from pathlib import Path
 from . import distro, paths
 
 BINDGEN_MIN = (0, 65, 1)
-BINDGEN_CARGO_VERSION = "0.71.1"
 LLVM_TOOLS = ("clang", "ld.lld", "llvm-ar")
 HOST_TOOLS = ("flex", "bison", "bc", "make", "pahole")
 
@@ -73,7 +72,7 @@ def find_rustc() -> Path:
 
 
 def find_bindgen() -> Path:
-    cargo_installed = paths.cargo_tool("bindgen-cli", BINDGEN_CARGO_VERSION, "bindgen")
+    cargo_installed = paths.cargo_tool("bindgen-cli", distro.BINDGEN_CARGO_VERSION, "bindgen")
     explicit = os.environ.get("BINDGEN")
     candidates = [explicit] if explicit else [shutil.which("bindgen"), str(cargo_installed)]
     too_old = []

@@ -4,8 +4,9 @@ checkout's current keys still use it (`printerfact cache`); removing the rest
 
 "Current" means: the entries the build of this checkout would use now, for every kernel
 flavour and node package, computed from the same keys the build computes (nothing is built to
-find them).  An entry that a process holds (a build in progress, or a run that took it: see
-`cache.hold`) is never removed, whatever its key.
+find them; printerfact.kernel.artifacts.current_entries() lists them).  An entry that a
+process holds (a build in progress, or a run that took it: see `cache.hold`) is never removed,
+whatever its key.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, image, kernel, module, packages, paths, toolchain
-from . import flavour as flavours
+from . import cache, paths
 
 KINDS = ("kernel", "module", "image", "packages", "src")
 # More stale entries than this and `printerfact build` says so (each kernel is ~640 MB).
@@ -34,26 +34,6 @@ class Entry:
     in_use: bool
 
 
-def current_entries() -> set[Path]:
-    """The entries this checkout's build uses now (those it has not built yet included)."""
-    tc = toolchain.detect()
-    identity, source = kernel.source_identity(kernel.source_path())
-    live = {source} if source is not None else set()
-    for fl in flavours.FLAVOURS.values():
-        k = kernel.kernel_entry(identity, tc, fl)
-        m = module.module_entry(k / "build", tc)
-        live |= {k, m}
-        ko = m / f"{module.MODULE_NAME}.ko"
-        if cache.is_complete(k) and ko.is_file():  # the image's key holds the module's digest
-            live.add(image.base_image_entry(ko, kernel.built_kernel(k, fl, k).release))
-    for name in [*packages.DEBIAN_PACKAGES, *packages.EVERY_NODE]:
-        try:
-            live.add(packages.segment_entry(name))
-        except packages.PackageError:  # not installed here: no current segment
-            pass
-    return live
-
-
 def _size(path: Path) -> int:
     total = 0
     for root, _, files in os.walk(path):
@@ -65,9 +45,8 @@ def _size(path: Path) -> int:
     return total
 
 
-def entries(current: set[Path] | None = None) -> list[Entry]:
-    """Every entry of the cache, oldest use first."""
-    current = current_entries() if current is None else current
+def entries(current: set[Path]) -> list[Entry]:
+    """Every entry of the cache, oldest use first; `current`: the entries the build uses now."""
     found = []
     for kind in KINDS:
         base = paths.cache_root() / kind

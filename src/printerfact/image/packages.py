@@ -14,13 +14,14 @@ import re
 import subprocess
 from pathlib import Path
 
-from . import cache, paths
+from printerfact.host import cache, paths
+
 from .cpio import CpioWriter
 
-# Node package -> Debian package.  `busybox` is in every image already (busybox-static).
+# Node package (printerfact.nodes.KNOWN_PACKAGES) -> Debian package.  `busybox` is in every
+# image already (busybox-static).
 DEBIAN_PACKAGES: dict[str, str] = {"trinity": "trinity", "stress-ng": "stress-ng"}
 IN_BASE_IMAGE = frozenset({"busybox"})
-KNOWN = IN_BASE_IMAGE | frozenset(DEBIAN_PACKAGES)
 # Debian package -> the only programs taken from it, in every node's initrd (no node asks for
 # them): NixOS has them on PATH (e2fsprogs comes with its ext4 root file system).  Just these,
 # as every node's boot unpacks them: lsattr and chattr and their libraries are 2.2 MB, all of

@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, paths, progress
+from printerfact.host import cache, paths, progress
+from printerfact.host.toolchain import Toolchain, ToolchainError, check_rustavailable
+
 from .flavour import Flavour
 from .kernel_config import unmet_options
-from .toolchain import Toolchain, ToolchainError, check_rustavailable
 
 DEFAULT_SOURCE = Path("/usr/src/linux-source-6.12.tar.xz")
 MIN_VERSION = (6, 12, 19)  # 6.12.19 backported the KBox/KVec Rust API the module uses

@@ -10,7 +10,6 @@ MODULE_DIR = REPO_ROOT / "module"
 FRAGMENT = REPO_ROOT / "kernel" / "printerfact.config"  # shared with kernel.nix
 BOOT_FRAGMENT = REPO_ROOT / "kernel" / "portable-boot.config"  # portable runner only
 DEBUG_FRAGMENT = REPO_ROOT / "kernel" / "debug.config"  # the debug flavour (also kernel.nix)
-GUEST_DIR = Path(__file__).resolve().parents[1] / "guest"
 
 
 def cache_root() -> Path:

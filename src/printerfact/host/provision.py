@@ -4,7 +4,7 @@ Idempotent and quick when nothing is missing (one dpkg-query, a few stat calls).
 dependency: Debian packages (apt-get, as root; otherwise the exact command is printed), Rust
 tools from crates.io (cargo install into the per-user cache), and the Python venv.
 
-Run before the venv exists: `PYTHONPATH=src python3 -m printerfact.build.provision`.
+Run before the venv exists: `PYTHONPATH=src python3 -m printerfact.host.provision`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class CargoTool:
         return paths.cargo_tool(self.crate, self.version, self.binary)
 
 
-BINDGEN = CargoTool("bindgen-cli", toolchain.BINDGEN_CARGO_VERSION, "bindgen")
+BINDGEN = CargoTool("bindgen-cli", distro.BINDGEN_CARGO_VERSION, "bindgen")
 # Nix linter and formatter for the static checks of the Nix layer.  (statix is not on
 # crates.io: the crate of that name is unrelated, so it runs only where it is on PATH.)
 NIX_TOOLS = (

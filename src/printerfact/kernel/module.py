@@ -7,9 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import cache, paths, progress
+from printerfact.host import cache, paths, progress
+from printerfact.host.toolchain import Toolchain
+
 from .kernel import KernelBuild
-from .toolchain import Toolchain
 
 MODULE_NAME = "printerfact"
 _SOURCE_SUFFIXES = {".rs", ".txt", ".c", ".h"}
