@@ -3,6 +3,7 @@ locks, held by other processes, as a running build or test run holds them)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -124,3 +125,17 @@ def test_the_table_and_the_pile_up_notice(root: Path) -> None:
     assert notice is not None and "printerfact cache gc" in notice and "6.0 MB" in notice
     text = cache_gc.table(found)
     assert "current" in text and text.count("stale") >= 4 and "2.0 MB" in text
+
+
+def test_an_entry_made_from_others_is_current_while_they_all_are(root: Path) -> None:
+    kernel = root / "kernel" / "k1"
+    kernel.mkdir(parents=True)
+    made = {}
+    for name, deps in {"s-live": {"kernel": str(kernel)}, "s-old": {"kernel": "/gone"}}.items():
+        made[name] = root / "snapshot" / name
+        made[name].mkdir(parents=True)
+        (made[name] / cache_gc.DEPS_FILE).write_text(json.dumps(deps))
+    (root / "snapshot" / "s-torn").mkdir()
+    (root / "snapshot" / "s-torn" / cache_gc.DEPS_FILE).write_text("{")
+    assert cache_gc.dependents({kernel}) == {made["s-live"]}
+    assert cache_gc.dependents(set()) == set()

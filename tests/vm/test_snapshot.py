@@ -57,3 +57,15 @@ def test_a_node_whose_disk_is_kept_boots_the_normal_way(driver_for: Any, tmp_pat
             console = m.get_console_log()
     assert snapshot.RESEED_LINE not in console
     assert "Linux version" in console
+
+
+def test_a_restored_node_runs_before_its_first_command(driver_for: Any, tmp_path: Path) -> None:
+    snaps = tmp_path / "snapshots"
+    with driver_for(tmp_path / "a", snapshots=snaps) as d:
+        d.machines[0].succeed("true")
+    with driver_for(tmp_path / "b", snapshots=snaps) as d:
+        m = d.machines[0]
+        m.start()
+        m.wait_for_console_text("crng reseeded", timeout=60)  # no command sent yet
+        assert not m.connected
+        assert m.succeed("echo up") == "up\n"

@@ -665,21 +665,26 @@ class Machine:
                 self.log(f"connected to guest agent (took {time.monotonic() - tic:.2f} s)")
 
     def _finish_restore(self, s: VmSession) -> None:
-        """Resume a node started from its snapshot; one that cannot be restored faithfully is
-        booted the normal way instead (for the rest of the run), and the log says why."""
+        """The first command's wait on a node started from its snapshot; one that cannot be
+        restored faithfully is booted the normal way instead (for the rest of the run), and
+        the log says why."""
         assert self._snapshot is not None
+        tic = time.monotonic()
         try:
-            took = snapshot_boot.finish_restore(s, self._snapshot)
+            snapshot_boot.await_reseed(s, self._snapshot)
             # Not waited for (its reply is discarded): the next command queues behind it.
             s.channel.send(snapshot_boot.clock_command(), 30)
         except (SnapshotError, ChannelError) as e:
-            self.log(f"snapshot: {e}; booting the normal way")
-            self._snapshot_off = str(e)
-            self._teardown()
-            self.start()
+            self._boot_without_snapshot(str(e))
             self._require_session().channel.wait_ready(self.config.boot_timeout)
             return
-        self.log(f"snapshot: restored in {took:.2f} s, the CRNG reseeded")
+        self.log(f"snapshot: the CRNG reseeded {time.monotonic() - tic:.2f} s after the wait began")
+
+    def _boot_without_snapshot(self, reason: str) -> None:
+        self.log(f"snapshot: {reason}; booting the normal way")
+        self._snapshot_off = reason
+        self._teardown()
+        self.start()
 
     @contextmanager
     def _screendump(self) -> Iterator[tuple[Path, str]]:
@@ -809,6 +814,12 @@ class Machine:
             self._console_cursor = 0
             self._console_lines = self._session.console.lines  # kept once the VM stops
             self.booted = True
+            if self._snapshot is not None and self._snapshot.restore:
+                try:
+                    snapshot_boot.resume_restored(self._session, self._snapshot)
+                except SnapshotError as e:
+                    self._boot_without_snapshot(str(e))
+                    return
             self.log(f"QEMU running (pid {self._session.proc.pid}, accel {qc.accel})")
 
     def shutdown(self) -> None:

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.host import cache, paths
+from printerfact.host import cache, cache_gc, paths
 from printerfact.vm import snapshot
 from printerfact.vm.qemu_argv import QemuConfig, qemu_argv
 from printerfact.vm.session import VmSession
 
 ENV = "PRINTERFACT_SNAPSHOTS"  # 0 turns snapshot boots off, 1 on (the CLI flag wins)
 RESEED_TIMEOUT_S = 30.0
-DEPS = "deps.json"  # the cache entries a snapshot was made from (for `printerfact cache gc`)
 
 
 def cache_dir(flag: bool | None = None) -> Path | None:
@@ -41,6 +40,7 @@ class SnapshotBoot:
     restore: bool  # True: QEMU starts from `entry`; False: the boot is saved into it
     console: list[str]  # the console up to the save (a restore replays it)
     disk: Path | None
+    replayed: int = 0  # console lines replayed: the reseed line comes after them
 
 
 def snapshot_config(qc: QemuConfig) -> QemuConfig:
@@ -93,19 +93,23 @@ def _qemu_identity(qemu: str) -> str:
     return f"{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def finish_restore(s: VmSession, boot: SnapshotBoot) -> float:
-    """Once QEMU runs from the snapshot: replay the console up to the save, resume the guest
-    (once loaded) and wait for the CRNG's reseed; returns the time it took."""
-    tic = time.monotonic()
+def resume_restored(s: VmSession, boot: SnapshotBoot) -> None:
+    """Right after QEMU started from the snapshot: replay the console up to the save, then
+    resume the guest (QEMU runs it once the state is loaded), whether or not a command
+    follows: a script may wait for console text first."""
     s.console.replay(boot.console)
-    seen = len(s.console.lines)
+    boot.replayed = len(s.console.lines)
     snapshot.resume(s.monitor)
-    if not s.console.wait_for(snapshot.RESEED_LINE, seen, RESEED_TIMEOUT_S):
+
+
+def await_reseed(s: VmSession, boot: SnapshotBoot) -> None:
+    """Before the first command on a restored guest: its CRNG must have been reseeded, or its
+    facts would repeat those of every other restore of the snapshot."""
+    if not s.console.wait_for(snapshot.RESEED_LINE, boot.replayed, RESEED_TIMEOUT_S):
         raise snapshot.SnapshotError(
             f"the guest did not reseed its CRNG within {RESEED_TIMEOUT_S:.0f} s of the restore"
             " (no vmgenid?): its facts would repeat another node's"
         )
-    return time.monotonic() - tic
 
 
 def save(s: VmSession, boot: SnapshotBoot, deps: dict[str, str]) -> None:
@@ -118,7 +122,7 @@ def save(s: VmSession, boot: SnapshotBoot, deps: dict[str, str]) -> None:
 
     def build(tmp: Path) -> None:
         snapshot.save(s.monitor, tmp, boot.disk, console)
-        (tmp / DEPS).write_text(json.dumps(deps, indent=1) + "\n")
+        (tmp / cache_gc.DEPS_FILE).write_text(json.dumps(deps, indent=1) + "\n")
 
     try:
         cache.ensure_entry(boot.entry, build)

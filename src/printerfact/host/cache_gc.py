@@ -11,6 +11,7 @@ whatever its key.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -19,7 +20,10 @@ from pathlib import Path
 
 from . import cache, paths
 
-KINDS = ("kernel", "module", "image", "packages", "src")
+KINDS = ("kernel", "module", "image", "packages", "src", "snapshot")
+# An entry made from others (a node's snapshot: driver/snapshot_boot.py) names them in this
+# file, as {"what": "path"}; it is current while they all are.
+DEPS_FILE = "deps.json"
 # More stale entries than this and `printerfact build` says so (each kernel is ~640 MB).
 PILE_UP = 3
 
@@ -39,10 +43,26 @@ def _size(path: Path) -> int:
     for root, _, files in os.walk(path):
         for f in files:
             try:
-                total += os.lstat(os.path.join(root, f)).st_size
+                st = os.lstat(os.path.join(root, f))
+                total += min(st.st_size, st.st_blocks * 512)  # a sparse disk image: its data
             except OSError:
                 pass
     return total
+
+
+def dependents(live: set[Path]) -> set[Path]:
+    """The entries made from others (see DEPS_FILE) whose sources are all in `live`."""
+    found = set()
+    for kind in KINDS:
+        base = paths.cache_root() / kind
+        for deps_file in base.glob(f"*/{DEPS_FILE}") if base.is_dir() else ():
+            try:
+                deps = json.loads(deps_file.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(deps, dict) and all(Path(str(p)) in live for p in deps.values()):
+                found.add(deps_file.parent)
+    return found
 
 
 def entries(current: set[Path]) -> list[Entry]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from printerfact.host import cache, progress, toolchain
+from printerfact.host import cache, cache_gc, progress, toolchain
 from printerfact.image import packages
 from printerfact.image.base import base_image_entry, ensure_base_image
 
@@ -74,4 +74,4 @@ def current_entries() -> set[Path]:
             live.add(packages.segment_entry(name))
         except packages.PackageError:  # not installed here: no current segment
             pass
-    return live
+    return live | cache_gc.dependents(live)
