@@ -49,7 +49,7 @@ NODE = NodeSpec(
         "sleeper": "exec sleep 100000",
         "broken": "echo broken-says-hi; exit 3",
         "forker": "sleep 4242 & exec sleep 4343",
-        "chatty": "seq 300; exit 4",
+        "chatty": "seq 1000; exit 4",  # journaled for seconds: longer than the old 2 s bound
         # What a service sees of the boot's targets as it starts: the jobs first, then each
         # target's state; then a start of default.target, which waits for the boot's job.
         "prober": "systemctl list-jobs > /run/probe.jobs;"
@@ -245,7 +245,7 @@ def test_a_units_output_is_journaled_before_its_end(machine: Machine) -> None:
     machine.wait_until_succeeds("systemctl is-failed chatty", timeout=60)
     journal = machine.succeed("journalctl -u chatty -o cat").splitlines()
     assert journal[2:] == [
-        *map(str, range(1, 301)),
+        *map(str, range(1, 1001)),
         "chatty.service: Main process exited, code=exited, status=4/FAILURE",
         "chatty.service: Failed with result 'exit-code'.",
     ]

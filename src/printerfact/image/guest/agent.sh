@@ -49,7 +49,10 @@
 # Overridable for local tests: PF_AGENT_CHANNEL (default: the port named PORT_NAME; `-` means
 # stdin and stdout), PF_AGENT_STDERR (/dev/ttyS0), PF_AGENT_TMPDIR (/run), PF_AGENT_PROFILE
 # (/etc/profile), PF_AGENT_CWD (/tmp), PF_AGENT_KILL_AFTER (5 seconds).
-PORT_NAME=org.printerfact.agent  # the driver's name for the port (vm/qemu_argv.py)
+# The paths and names this image shares with the Python side (image/contract.py); not there
+# when the agent runs on the host for the framing tests.
+[ -r /usr/lib/printerfact/contract.sh ] && . /usr/lib/printerfact/contract.sh
+PORT_NAME=${PF_AGENT_PORT-}  # the driver's name for the port (vm/qemu_argv.py)
 KEEPALIVE=${PF_AGENT_KEEPALIVE:-5}  # seconds; framing.KEEPALIVE_S on the host
 
 err=${PF_AGENT_STDERR:-/dev/ttyS0}
@@ -214,7 +217,7 @@ while IFS= read -r -u 6 request; do
     fi
     if [ -e /run/pf-share-deferred ]; then  # a snapshot node: see mount-shared.sh
         rm -f /run/pf-share-deferred
-        . /usr/lib/printerfact/mount-shared.sh
+        . "$PF_LIB/mount-shared.sh"
     fi
     echo "PFO $id" >&7
     run "$limit"

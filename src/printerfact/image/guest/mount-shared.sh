@@ -7,6 +7,6 @@
 # cache=mmap: file data through the page cache (readahead, write-back flushed when a file is
 # closed), no metadata caching, so what the host changes is seen at the next open.  Measured
 # under TCG with 64 MiB files: ~30 MB/s uncached both ways (any msize), 150-230 MB/s with it.
-mkdir -p /tmp/shared
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap shared /tmp/shared 2>/dev/null ||
+mkdir -p "$PF_SHARED_DIR"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap "$PF_SHARED_TAG" "$PF_SHARED_DIR" 2>/dev/null ||
     echo "rc: no shared directory: copy_from_host/copy_from_vm need one" >/dev/console

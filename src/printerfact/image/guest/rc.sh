@@ -2,11 +2,11 @@
 # Boot script of the portable test image (busybox init runs it once, as sysinit).
 # Node settings come from /etc/printerfact/node.env, written per node by the runner.
 # Unit states and jobs live in /run/units (states.sh).  The boot reaches systemd's targets
-# (guest/targets.sh) in the order systemd does; until then each has a start job, as under systemd.
+# (targets.sh) in the order systemd does; until then each has a start job, as under systemd.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /usr/lib/printerfact/states.sh
-TARGETS=/usr/lib/printerfact/targets.sh
+TARGETS=$PF_LIB/targets.sh
 
 # reach STEP...: the targets of these steps become active, in targets.sh's order, and their
 # jobs end; each logged as systemd logs it.
@@ -26,12 +26,12 @@ reach() {
 }
 
 chmod 0755 /  # the initramfs root starts out 0700: non-root users could not reach anything
-mount -a -T /usr/lib/printerfact/fstab.early
+mount -a -T "$PF_LIB/fstab.early"
 # /dev/pts, /dev/shm and, as systemd sets them up, /dev/fd (bash's process substitution needs
 # it) and /dev/std{in,out,err}: made in the image, copied in one go.
-cp -a /usr/lib/printerfact/dev/. /dev/
+cp -a "$PF_LIB/dev/." /dev/
 mount -t devpts devpts /dev/pts
-DISK=/run/printerfact/disk  # the node's disk, if it has one (below)
+DISK=$PF_DISK_MOUNT  # the node's disk, if it has one (below)
 # With the run-time directories NixOS's tmpfiles make (systemd.conf, 00-nixos.conf).
 mkdir -p "$UNITS" "$WAITERS" "$DISK" /run/lock /run/user /run/log
 target() {  # every target the boot reaches: a start job from now on
@@ -39,17 +39,17 @@ target() {  # every target the boot reaches: a start job from now on
 }
 . "$TARGETS"
 
-. /etc/printerfact/node.env
+. "$PF_NODE_ENV"
 
 # The node's disk (/dev/vda, ext4, made by the runner) holds what a NixOS test VM keeps on its
 # root disk across restarts, laid out as NixOS's base file system (vm/disk.py: the mount points
 # of fstab.persist among them, /var/empty immutable).  /etc comes from the image at every boot,
 # as NixOS's activation rewrites it, but files added to it stay.  Without a disk, the image's
-# directories serve (build/basefs.py), all lost at power-off; its tmpfs keeps no inode flags
+# directories serve (image/basefs.py), all lost at power-off; its tmpfs keeps no inode flags
 # (the kernel has no TMPFS_XATTR), so /var/empty is not immutable then.
-PERSIST=/usr/lib/printerfact/fstab.persist
+PERSIST=$PF_LIB/fstab.persist
 if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
-    rm -rf "$DISK/etc/printerfact"  # the node description may have changed since
+    rm -rf "$DISK${PF_NODE_ENV%/*}"  # the node description may have changed since
     cp -af /etc/. "$DISK/etc/"  # -f: over the links it holds (/etc/mtab)
     mount -a -T "$PERSIST"
 else
@@ -59,7 +59,7 @@ fi
 read -r cmdline </proc/cmdline
 case " $cmdline " in
 *" printerfact.snapshot=1 "*) : >/run/pf-share-deferred ;;
-*) . /usr/lib/printerfact/mount-shared.sh ;;
+*) . "$PF_LIB/mount-shared.sh" ;;
 esac
 # Home directories of normal users, made when missing (NixOS: users.users.*.createHome).
 while IFS=: read -r user _ uid gid _ home _; do
@@ -104,7 +104,7 @@ reach network
 if [ -n "$PF_SERVICES" ]; then
     : "$(for name in $PF_SERVICES; do
         queue_job "$name.service" start
-        setsid /usr/lib/printerfact/service.sh "$name" </dev/null 3>&1 >/dev/null 2>&1 &
+        setsid "$PF_LIB/service.sh" "$name" </dev/null 3>&1 >/dev/null 2>&1 &
     done)"
 fi
 reach multiuser

@@ -35,8 +35,16 @@ wait "$pid"
 status=$?
 kill -TERM -- "-$pid" 2>/dev/null  # what the main process left behind goes with it
 # Its output before its end, as in systemd's journal: the last lines may still be on their way
-# to log_lines.  Bounded: a process that left the group may hold the output open for good.
-read -r -t 2 -u "$drained" _ || :
+# to log_lines.  Waited for while they come (a loaded guest journals a chatty service's last
+# lines for seconds), but not for good: a process that left the group may hold the output open
+# (2 s without a new journal line).
+if ! read -r -t 0.5 -u "$drained" _; then
+    size=-1
+    while now=$(stat -c %s "$UNITS/$unit.log" 2>/dev/null) && [[ $now != "$size" ]]; do
+        size=$now
+        ! read -r -t 2 -u "$drained" _ || break
+    done
+fi
 rm -f "$UNITS/$unit.pid"
 job=
 if [[ -e $UNITS/$unit.job ]]; then read -r job <"$UNITS/$unit.job"; fi

@@ -10,7 +10,9 @@
 #   U.pid     MainPID while the service runs (service.sh)
 #   U.result  "<Result> <ExecMainStatus>" of its last run, e.g. "exit-code 1" (service.sh)
 #   U.log     its journal, one "Mon DD HH:MM:SS host ident[pid]: message" line per entry
-UNITS=/run/units
+# The paths and names this image shares with the Python side (image/contract.py).
+. /usr/lib/printerfact/contract.sh
+UNITS=$PF_UNITS_DIR
 # shellcheck disable=SC2034  # systemctl lists the units with it
 UNIT_FILES="job pid result log"  # the suffixes above: a file with another name is a unit
 # $WAITERS/U: the FIFO that systemctl waits on for U (units.sh, await) and notify_waiters

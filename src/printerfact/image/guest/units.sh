@@ -3,14 +3,14 @@
 # (rc.sh, busybox sh, sources that alone).  A unit is named as systemd names it: `factd` means
 # factd.service.
 . /usr/lib/printerfact/states.sh
-SERVICES=/etc/printerfact/services
+SERVICES=$PF_SERVICES_DIR
 # Aliases, as NixOS links them (systemd-lib.nix, generateUnits): the name loads the other unit.
 declare -A ALIASES=([default.target]=multi-user.target)
 # Every target of the image -> its Description (read_targets fills it from guest/targets.sh).
 declare -A TARGETS=()
 read_targets() {
     target() { TARGETS[$1]=$3; }
-    . /usr/lib/printerfact/targets.sh
+    . "$PF_LIB/targets.sh"
 }
 
 # report_in_one_write ARGS...: systemctl and journalctl call it first.  systemd's tools write
