@@ -80,6 +80,8 @@ class Terminal:
         return self.proc.wait(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
+        if self.master < 0:
+            return
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -88,3 +90,4 @@ class Terminal:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         os.close(self.master)
+        self.master = -1

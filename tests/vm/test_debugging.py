@@ -137,6 +137,15 @@ def test_debug_on_failure_is_refused_without_a_terminal(
     assert "--debug-on-failure needs a terminal" in r.stderr
 
 
+def attach_machine(env: dict[str, str]) -> Terminal:
+    term = Terminal(
+        [sys.executable, "-m", "printerfact.cli", "attach", "machine"], env, rows=30, cols=100
+    )
+    term.expect(r"root shell on machine \(test waits")
+    term.expect(r"# $")
+    return term
+
+
 def test_attach_while_a_command_of_the_test_runs(tmp_path: Path, env: dict[str, str]) -> None:
     # One command of the test, running until the attached shell ends it.
     tests = write_test(
@@ -161,10 +170,7 @@ def test_attach_while_a_command_of_the_test_runs(tmp_path: Path, env: dict[str, 
             assert run.poll() is None, (tmp_path / "run.log").read_text()
             assert time.monotonic() < deadline, "the node did not boot"
             time.sleep(0.5)
-        term = Terminal([sys.executable, "-m", "printerfact.cli", "attach", "machine"], env,
-                        rows=30, cols=100)  # fmt: skip
-        term.expect(r"root shell on machine \(test waits")
-        term.expect(r"# $")
+        term = attach_machine(env)
         term.send("tty; stty size\r")
         term.expect(r"/dev/hvc1\n30 100\n")
         # Job control.
@@ -185,6 +191,16 @@ def test_attach_while_a_command_of_the_test_runs(tmp_path: Path, env: dict[str, 
         time.sleep(1)
         term.send("stty size\r")
         term.expect(r"\n40 120\n")
+        # Detaching (Ctrl-]) hangs the shell and its jobs up; the next attach is a new shell.
+        term.send("sleep 1000 &\r")
+        term.expect(r"\[1\] \d+")
+        term.send(b"\x1d")
+        term.expect(r"detached \(Ctrl-\]\)")
+        assert term.wait(30) == 0
+        term.close()
+        term = attach_machine(env)
+        term.send("ps | grep -c '[s]leep 1000'; jobs | wc -l\r")
+        term.expect(r"\n0\n0\n")
         # Still the test's command runs: the shell ends it, then leaves.
         assert run.poll() is None
         term.send("touch /tmp/attached; exit\r")

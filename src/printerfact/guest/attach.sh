@@ -8,14 +8,15 @@
 #   2. a root login shell runs in the foreground of hvc1: job control, and Ctrl-C / Ctrl-Z
 #      reach its foreground job through the tty (ISIG);
 #   3. each further size line is set on hvc1 (stty -F), so the foreground job gets SIGWINCH;
-#   4. when the client leaves, the port reads EOF: the shell gets SIGHUP, as on a hangup (bash
-#      passes it to its jobs); when the shell exits, the client is told by ESC ] printerfact-exit
-#      BEL, and leaves.
+#   4. when the client leaves (Ctrl-]), the port reads EOF: the shell gets SIGHUP, as on a
+#      hangup (bash passes it to its jobs); when the shell exits by itself, the client is told by
+#      ESC ] printerfact-exit BEL, and leaves.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PORT_NAME=org.printerfact.winsize
 TTY=/dev/hvc1
 PIDFILE=/run/printerfact-attach.pid
+DETACHED=/run/printerfact-attach.detached
 stty -echo 2>/dev/null
 IFS= read -r _ || exit 0  # wait for a client
 size=
@@ -33,10 +34,11 @@ done
 resize() { [ "$2" -gt 0 ] 2>/dev/null && [ "$3" -gt 0 ] && stty -F "$1" rows "$2" cols "$3"; }
 stty sane echo 2>/dev/null
 resize "$TTY" "$rows" "$cols"
-rm -f "$PIDFILE"
+rm -f "$PIDFILE" "$DETACHED"
 (
     trap - INT
     while read -r r c _; do resize "$TTY" "$r" "$c"; done <&3
+    : >"$DETACHED"  # no exit marker: the next client must not get it
     [ -s "$PIDFILE" ] && kill -HUP "$(cat "$PIDFILE")"
 ) </dev/null >/dev/null 2>&1 &
 relay=$!
@@ -47,4 +49,5 @@ cd /root 2>/dev/null || cd /
 bash -c 'echo $$ >'"$PIDFILE"'; exec -l bash'
 kill "$relay" 2>/dev/null
 rm -f "$PIDFILE"
-printf '\033]printerfact-exit\007'
+[ -e "$DETACHED" ] || printf '\033]printerfact-exit\007'
+rm -f "$DETACHED"
