@@ -217,7 +217,12 @@ def test_attach_while_a_command_of_the_test_runs(tmp_path: Path, env: dict[str, 
     assert re.search(r"waits\s+passed", (tmp_path / "run.log").read_text())
 
 
+def needs_gdb() -> None:
+    assert shutil.which("gdb"), "no gdb: provisioning installs it (Debian package gdb)"
+
+
 def test_gdb_reads_a_symbol_of_the_module(tmp_path: Path, env: dict[str, str]) -> None:
+    needs_gdb()
     tests = write_test(tmp_path, "broken", FAILING)
     argv = printerfact(tests, "run", "--skip-checks", "--debug-on-failure", "--gdb",
                        "-o", str(tmp_path / "out"), "broken")  # fmt: skip
@@ -240,6 +245,33 @@ def test_gdb_reads_a_symbol_of_the_module(tmp_path: Path, env: dict[str, str]) -
         term.expect(r">>> ")
         term.send(b"\x04")
         assert term.wait(60) == 1
+    finally:
+        term.close()
+    assert qemu_gone(pid)
+
+
+def test_gdb_from_the_interactive_repl(tmp_path: Path, env: dict[str, str]) -> None:
+    needs_gdb()
+    tests = write_test(tmp_path, "quiet", "start_all()\n")
+    argv = printerfact(tests, "run", "--skip-checks", "-I", "--gdb", "-o", str(tmp_path / "out"),
+                       "quiet")  # fmt: skip
+    term = Terminal(argv, env, rows=50, cols=400)
+    try:
+        term.expect(r"machine: shell .*machine\.attach, gdb stub .*machine\.gdb")
+        term.expect(r">>> ")
+        term.send('start_all(); machine.wait_for_unit("multi-user.target")\r')
+        term.expect(r">>> ")
+        term.send("print('cmd=' + gdb_command(machine))\r")
+        line = term.expect(r"cmd=(gdb .*)\n").group(1)
+        term.expect(r">>> ")
+        gdb = shlex.split(line)
+        gdb[gdb.index("-q")] = "-batch"
+        gdb += ["-ex", "x/s (char *)&__this_module + 24", "-ex", "detach"]
+        r = subprocess.run(gdb, capture_output=True, text=True, timeout=120)
+        assert re.search(r'<__this_module\+24>:\s+"printerfact"', r.stdout), r.stdout + r.stderr
+        pid = qemu_pid(term)
+        term.send(b"\x04")
+        assert term.wait(60) == 0
     finally:
         term.close()
     assert qemu_gone(pid)
