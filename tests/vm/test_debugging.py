@@ -173,6 +173,12 @@ def test_attach_while_a_command_of_the_test_runs(tmp_path: Path, env: dict[str, 
         term = attach_machine(env)
         term.send("tty; stty size\r")
         term.expect(r"/dev/hvc1\n30 100\n")
+        # One shell per node at a time: a second attach is refused, not left waiting.
+        second = subprocess.run(
+            [sys.executable, "-m", "printerfact.cli", "attach", "machine"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert second.returncode == 1 and "already has a shell attached" in second.stderr
         # Job control.
         term.send("sleep 60 &\r")
         term.expect(r"\[1\] \d+")

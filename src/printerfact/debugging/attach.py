@@ -6,12 +6,14 @@ where a newline starts the session (guest/attach.sh).  The terminal is put in ra
 every key (Ctrl-C, Ctrl-Z, Ctrl-D) goes to the guest's tty and its line discipline acts on it as
 on a local terminal.  The session ends when the guest's shell exits (it then sends ESC ]
 printerfact-exit BEL, which is not shown), when the VM goes away, or on the escape key Ctrl-]
-(the guest's shell gets SIGHUP).  One client per node at a time: QEMU accepts one connection.
+(the guest's shell gets SIGHUP).  One client per node at a time (QEMU accepts one connection):
+a second one is refused, by a lock next to the socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import signal
@@ -94,8 +96,31 @@ def _raw(fd: int) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+@contextlib.contextmanager
+def _only_client(node: NodeChannels) -> Iterator[None]:
+    """QEMU serves one client at a time, and a second one would wait unseen: refuse it."""
+    path = node.attach.with_name(f"{node.name}.attach-lock")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as e:
+        raise AttachError(f"cannot lock {path}: {e}") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AttachError(f"{node.name} already has a shell attached (one at a time)") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def session(node: NodeChannels, stdin: int = 0, stdout: int = 1) -> str:
     """Relay the terminal to the node's shell until it ends; why it ended."""
+    with _only_client(node):
+        return _session(node, stdin, stdout)
+
+
+def _session(node: NodeChannels, stdin: int, stdout: int) -> str:
     winsize = _connect(node.winsize)
     try:
         shell = _connect(node.attach)
