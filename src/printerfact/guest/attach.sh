@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/busybox sh
 # The guest end of `printerfact attach` (host end: debugging/attach.py, debugging/channels.py).
 # busybox init runs it on /dev/hvc1, a virtconsole of its own (never the test's command
 # channel), as the session leader with hvc1 its controlling tty, and respawns it after each
@@ -17,8 +17,8 @@ PORT_NAME=org.printerfact.winsize
 TTY=/dev/hvc1
 PIDFILE=/run/printerfact-attach.pid
 DETACHED=/run/printerfact-attach.detached
-stty -echo 2>/dev/null
-IFS= read -r _ || exit 0  # wait for a client
+# Until a client comes only this waits (busybox's sh, as cheap as a process gets at boot).
+IFS= read -r _ || exit 0
 size=
 for port in /sys/class/virtio-ports/*; do
     read -r name 2>/dev/null <"$port/name" && [ "$name" = "$PORT_NAME" ] && size=/dev/${port##*/}
