@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from printerfact import cli
-from printerfact.debugging import attach, channels, gdb
+from printerfact.debugging import attach, channels, failure, gdb
 
 
 def test_a_run_directory_is_listed_and_removed(tmp_path: Path) -> None:
@@ -81,12 +81,16 @@ def test_the_exit_marker_is_found_across_reads() -> None:
     [
         (["--gdb"], "--gdb needs --debug-on-failure or --interactive"),
         (["--debug-on-failure", "-I"], "exclude each other"),
-        (["--debug-on-failure"], "--debug-on-failure needs a terminal"),  # pytest: no tty
+        (["--debug-on-failure"], "--debug-on-failure needs a terminal"),
     ],
 )
 def test_run_refuses_debugging_flags(
-    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    flags: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(failure, "has_terminal", lambda: False)  # as in CI, even under -s
     assert cli.main(["run", *flags, "printerfact"]) == 2
     assert message in capsys.readouterr().err
 
