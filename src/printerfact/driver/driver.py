@@ -287,9 +287,12 @@ class Driver:
                 hub.stop()
         except BaseException as e:
             errors.append(f"error while stopping the VLAN hub: {type(e).__name__}: {e}")
-        channels = getattr(self, "channels", None)
-        if channels is not None:
-            channels.remove()
+        try:
+            channels = getattr(self, "channels", None)
+            if channels is not None:
+                channels.remove()
+        except BaseException as e:
+            errors.append(f"error while removing the attach/gdb sockets: {type(e).__name__}: {e}")
         try:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
         except BaseException as e:
