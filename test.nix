@@ -41,7 +41,8 @@ let
     nodes = lib.mapAttrs (_: mkNode) test.nodes;
     testScript = joinScripts (map builtins.readFile ([ (dirOf testsFile + "/${test.script}") ] ++ postScripts));
     # tests.toml's test-level options, under runNixOSTest's own names (nixos/lib/testing/driver.nix).
-    inherit (test) globalTimeout skipTypeCheck skipLint;
+    inherit (test) globalTimeout skipTypeCheck skipLint enableDebugHook;
+    sshBackdoor.enable = test.sshBackdoor;
     extraPythonPackages = p: map (project: p.${pythonPackageAttr project}) test.extraPythonPackages;
   };
 in

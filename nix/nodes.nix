@@ -11,7 +11,8 @@
 #   nodes = { <node> = { module_at_boot, services, vlans, memory_mb, cpus, users, packages,
 #                        addresses, hostname, python_name }; };
 #   hosts = { <node> = "<address on its first VLAN>"; };
-#   globalTimeout, skipTypeCheck, skipLint, extraPythonPackages;   # runNixOSTest's own names
+#   globalTimeout, skipTypeCheck, skipLint, extraPythonPackages,    # runNixOSTest's own names
+#   sshBackdoor, enableDebugHook;                                   # (sshBackdoor.enable)
 # }; }
 #
 # Node names are what nixpkgs accepts (nixos/lib/testing/): any attribute name, from which the
@@ -26,7 +27,16 @@ input:
 let
   data = if builtins.isAttrs input then input else builtins.fromTOML (builtins.readFile input);
 
-  testKeys = [ "script" "nodes" "globalTimeout" "skipTypeCheck" "skipLint" "extraPythonPackages" ];
+  testKeys = [
+    "script"
+    "nodes"
+    "globalTimeout"
+    "skipTypeCheck"
+    "skipLint"
+    "extraPythonPackages"
+    "sshBackdoor"
+    "enableDebugHook"
+  ];
   nodeKeys = [ "module_at_boot" "services" "vlans" "memory_mb" "cpus" "users" "packages" ];
   # Extra commands a node may ask for: nix/nixos-node.nix puts nixpkgs' package of that name on
   # PATH (busybox: only bin/busybox); src/printerfact/image/packages.py knows the same names.
@@ -173,6 +183,9 @@ let
             globalTimeout = positiveInt "${where}.globalTimeout" (raw.globalTimeout or 3600);
             skipTypeCheck = bool "${where}.skipTypeCheck" (raw.skipTypeCheck or false);
             skipLint = bool "${where}.skipLint" (raw.skipLint or false);
+            # nixpkgs' ways into a test: sshBackdoor.enable (nodes.nix), enableDebugHook.
+            sshBackdoor = bool "${where}.sshBackdoor" (raw.sshBackdoor or false);
+            enableDebugHook = bool "${where}.enableDebugHook" (raw.enableDebugHook or false);
           }));
 in
 builtins.mapAttrs mkTest (data.tests or { })

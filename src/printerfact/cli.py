@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from printerfact import repl, runner
+from printerfact.debugging import cli as debugging_cli
 from printerfact.driver import snapshot_boot
 from printerfact.driver.errors import Terminated
 from printerfact.host import cache_gc
@@ -141,16 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="print each node's QEMU command line, boot nothing"
     )
+    debugging_cli.add_run_options(run)
     run.add_argument(
         "--skip-checks",
         action="store_true",
         help="skip the static checks (NixOS would still run them)",
     )
+    debugging_cli.add_attach_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "attach":  # a running test's nodes: no tests file needed
+        return debugging_cli.cmd_attach(args)
     try:
         tests = load_tests(args.tests_file)
         selected = runner.select(tests, getattr(args, "tests", []))
@@ -257,6 +262,10 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
     if args.interactive and (len(tests) != 1 or len(flavours) != 1):
         print("printerfact: --interactive takes exactly one TEST and one flavour", file=sys.stderr)
         return 2
+    refused = debugging_cli.refuse(args)
+    if refused:
+        print(f"printerfact: {refused}", file=sys.stderr)
+        return 2
     if not _prepared(tests):
         return 2
     if not args.skip_checks and not _static_checks(tests):
@@ -272,12 +281,19 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
         return _interactive(tests[0], per_flavour[0], args)
     outcomes: list[runner.Outcome] = []
     per_test: dict[str, Path] = {}
+    run_one: Callable[..., runner.Outcome] = runner.run_one
+    if args.debug_on_failure:
+        from functools import partial
+
+        from printerfact.debugging import failure
+
+        run_one = partial(failure.run_one, gdb=args.gdb)
     try:
         for artifacts in per_flavour:
             for test in tests:
                 test_dir = runner.test_out_dir(out, test, artifacts.flavour)
                 junit = test_dir / "junit.xml" if args.junit_xml else None
-                outcome = runner.run_one(
+                outcome = run_one(
                     test,
                     artifacts,
                     out,
@@ -354,7 +370,8 @@ def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace)
         global_timeout=runner.global_timeout(test, args.global_timeout),
         snapshots=snapshot_boot.cache_dir(args.snapshots),
     ) as driver:
-        repl.embed(driver.test_symbols(), out / ".printerfact-history")
+        extras = debugging_cli.interactive_symbols(driver, artifacts, args.gdb)
+        repl.embed({**driver.test_symbols(), **extras}, out / ".printerfact-history")
     return 0
 
 

@@ -34,7 +34,7 @@ _PYPI_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _NODE_KEYS = {"module_at_boot", "services", "vlans", "memory_mb", "cpus", "users", "packages"}
 # runNixOSTest's own options (nixos/lib/testing/*.nix), under their names, at the test level.
 _TEST_KEYS = {"script", "nodes", "globalTimeout", "skipTypeCheck", "skipLint",
-              "extraPythonPackages"}  # fmt: skip
+              "extraPythonPackages", "sshBackdoor", "enableDebugHook"}  # fmt: skip
 DEFAULT_GLOBAL_TIMEOUT = 60 * 60  # nixos/lib/testing/driver.nix: globalTimeout's default
 
 
@@ -85,6 +85,10 @@ class TestSpec:
     skip_type_check: bool = False
     skip_lint: bool = False
     extra_python_packages: tuple[str, ...] = ()
+    # nixpkgs' ways into a test (sshBackdoor.enable, enableDebugHook), for NixOS; the portable
+    # runner's are always there (`printerfact attach`, `run --debug-on-failure`).
+    ssh_backdoor: bool = False
+    enable_debug_hook: bool = False
 
     def script_parts(self) -> list[tuple[Path, str]]:
         """(file, text) of the script and each postscript, in the order they run."""
@@ -216,6 +220,10 @@ def load_tests(path: Path = DEFAULT_TESTS_FILE) -> dict[str, TestSpec]:
             skip_type_check=_bool(raw_test.get("skipTypeCheck", False), f"{where}.skipTypeCheck"),
             skip_lint=_bool(raw_test.get("skipLint", False), f"{where}.skipLint"),
             extra_python_packages=packages,
+            ssh_backdoor=_bool(raw_test.get("sshBackdoor", False), f"{where}.sshBackdoor"),
+            enable_debug_hook=_bool(
+                raw_test.get("enableDebugHook", False), f"{where}.enableDebugHook"
+            ),
         )
     return tests
 
@@ -255,4 +263,6 @@ def to_json_model(test: TestSpec) -> dict[str, object]:
         "skipTypeCheck": test.skip_type_check,
         "skipLint": test.skip_lint,
         "extraPythonPackages": list(test.extra_python_packages),
+        "sshBackdoor": test.ssh_backdoor,
+        "enableDebugHook": test.enable_debug_hook,
     }

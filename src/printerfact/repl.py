@@ -7,15 +7,16 @@ whole script, and `machine.shell_interact()` for a shell on the guest.  Leaving 
 
 ptpython is used when installed (`pip install -e '.[repl]'`) and stdin is a terminal, as
 nixpkgs does; otherwise the standard library's `code.interact` (with readline history), which
-also reads commands from a pipe.  History is kept in
-`<output-directory>/.printerfact-history`.  As in a testscript, `import test_driver...` finds
-nixpkgs' modules while the REPL is open (`printerfact.driver.script_imports`).
+also reads commands from a pipe (or, with $PRINTERFACT_REPL=plain, from a terminal).  History
+is kept in `<output-directory>/.printerfact-history`.  As in a testscript, `import
+test_driver...` finds nixpkgs' modules while the REPL is open (`printerfact.driver.script_imports`).
 """
 
 from __future__ import annotations
 
 import code
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ def embed(symbols: dict[str, Any], history: Path) -> None:
 
 
 def _embed(symbols: dict[str, Any], history: Path) -> None:
-    if sys.stdin.isatty():  # ptpython needs a terminal; piped commands go to code.interact
+    # ptpython needs a terminal; piped commands go to code.interact.
+    if sys.stdin.isatty() and os.environ.get("PRINTERFACT_REPL") != "plain":
         try:
             from ptpython.repl import embed as pt_embed
         except ImportError:

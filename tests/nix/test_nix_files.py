@@ -271,6 +271,8 @@ def test_nodes_a_test_without_nodes(tmp_path: Path) -> None:
             "skipTypeCheck": False,
             "skipLint": False,
             "extraPythonPackages": [],
+            "sshBackdoor": False,
+            "enableDebugHook": False,
         }
 
 
@@ -283,12 +285,15 @@ globalTimeout = 600
 skipTypeCheck = true
 skipLint = true
 extraPythonPackages = ["PyYAML", "typing_extensions", "python-dateutil"]
+sshBackdoor = true
+enableDebugHook = true
 [tests.t.nodes.machine]
 """,
     )
     assert isinstance(model, dict)
     t = model["t"]
     assert (t["globalTimeout"], t["skipTypeCheck"], t["skipLint"]) == (600, True, True)
+    assert (t["sshBackdoor"], t["enableDebugHook"]) == (True, True)
     assert t["extraPythonPackages"] == ["PyYAML", "typing_extensions", "python-dateutil"]
 
 

@@ -599,7 +599,7 @@ def _made_up_tests(tmp_path: Path, toml: str) -> Path:
 
 
 def test_test_level_options_reach_runnixostest(linux: Path, tmp_path: Path) -> None:
-    """globalTimeout, skipTypeCheck, skipLint and extraPythonPackages (PyPI names, mapped to
+    """globalTimeout, skipTypeCheck, skipLint, extraPythonPackages (PyPI names, mapped to
     nixpkgs' attributes as PEP 503 normalises them) are runNixOSTest's own options."""
     toml = _made_up_tests(
         tmp_path,
@@ -609,6 +609,8 @@ globalTimeout = 600
 skipTypeCheck = true
 skipLint = true
 extraPythonPackages = ["PyYAML", "typing_extensions", "Python.DateUtil"]
+sshBackdoor = true
+enableDebugHook = true
 [tests.custom.nodes.machine]
 [tests.plain.nodes.machine]
 """,
@@ -618,7 +620,8 @@ extraPythonPackages = ["PyYAML", "typing_extensions", "Python.DateUtil"]
         f"""let tests = import {REPO}/test.nix {{ inherit pkgs; sources = {{ }};
               linuxPackages = project.linuxPackages; testsFile = {toml}; }};
             opts = t: {{
-              inherit (t.config) globalTimeout skipTypeCheck skipLint;
+              inherit (t.config) globalTimeout skipTypeCheck skipLint enableDebugHook;
+              sshBackdoor = t.config.sshBackdoor.enable;
               python = map (p: p.name) (t.config.extraPythonPackages pkgs.python3Packages);
               mypy = builtins.elem pkgs.mypy t.driver.nativeBuildInputs;
               lint = t.driver.lint;
@@ -631,6 +634,8 @@ extraPythonPackages = ["PyYAML", "typing_extensions", "Python.DateUtil"]
             "globalTimeout": 600,
             "skipTypeCheck": True,
             "skipLint": True,
+            "enableDebugHook": True,
+            "sshBackdoor": True,
             "python": [
                 "python3.13-pyyaml-6.0.2",
                 "python3.13-typing-extensions-4.14.1",
@@ -649,6 +654,8 @@ extraPythonPackages = ["PyYAML", "typing_extensions", "Python.DateUtil"]
             "globalTimeout": 3600,
             "skipTypeCheck": False,
             "skipLint": False,
+            "enableDebugHook": False,
+            "sshBackdoor": False,
             "python": [],
             "mypy": True,
             "lint": "1",

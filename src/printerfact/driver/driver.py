@@ -52,6 +52,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, ClassVar, Protocol
 
+from printerfact.debugging.channels import RunChannels
 from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
     GlobalTimeout,
@@ -172,6 +173,7 @@ class Driver:
         # are no containers (a test with some cannot be described in tests.toml).
         self.debug: DebugAbstract = DebugNop()
         self.machines_nspawn: list[Any] = []
+        self.last_namespace: dict[str, Any] | None = None  # of the last test_script()
         self.race_timer = self._race_timer()
         self._timed_out = False
         self._cleaning = False
@@ -189,6 +191,10 @@ class Driver:
                 self._machine(n, artifacts, accel, initrd_for)
                 for n in sorted(test.nodes, key=lambda n: n.name)
             ]
+            # printerfact attach / gdb: the run's channels, removed at cleanup.
+            self.channels = RunChannels(test.name, out_dir, [m.name for m in self.machines])
+            for m in self.machines:
+                m.channels = self.channels
         except BaseException:
             self._cleanup()
             raise
@@ -306,6 +312,12 @@ class Driver:
         except BaseException as e:
             errors.append(f"error while stopping the VLAN hub: {type(e).__name__}: {e}")
         try:
+            channels = getattr(self, "channels", None)
+            if channels is not None:
+                channels.remove()
+        except BaseException as e:
+            errors.append(f"error while removing the attach/gdb sockets: {type(e).__name__}: {e}")
+        try:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
         except BaseException as e:
             errors.append(f"error while removing {self.tmp_dir}: {type(e).__name__}: {e}")
@@ -360,6 +372,8 @@ class Driver:
                         for sub in line.rstrip().splitlines():
                             self.logger.log_test_error(sub)
                     raise
+                finally:
+                    self.last_namespace = namespace  # --debug-on-failure: the REPL's globals
 
     def _log_script_failure(self, e: BaseException) -> None:
         frames = testscript_frames(e, (self.test.script, *self.test.postscripts))

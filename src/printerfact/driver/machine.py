@@ -78,6 +78,7 @@ from pathlib import Path, PurePosixPath
 from queue import Queue
 from typing import Any
 
+from printerfact.debugging.channels import RunChannels
 from printerfact.driver import snapshot_boot
 from printerfact.driver.errors import (
     ChannelStalledError,
@@ -154,6 +155,8 @@ class MachineConfig:
 
 
 class Machine:
+    # The run's ways in from outside (printerfact attach, gdb); set by the Driver.
+    channels: RunChannels | None = None
     monitor_path = unavailable_attribute[Path](PRIVATE_SOCKET)
     qmp_path = unavailable_attribute[Path](PRIVATE_SOCKET)
     shell_path = unavailable_attribute[Path](PRIVATE_SOCKET)
@@ -943,6 +946,7 @@ class Machine:
             qemu=c.qemu,
             bios=c.bios,
             shared_dir=self.shared_dir,
+            extra_args=self.channels.qemu_args(self.name) if self.channels is not None else (),
         )
 
     def command_line(self, initrd: Path | None = None) -> list[str]:

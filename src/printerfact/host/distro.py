@@ -50,6 +50,7 @@ COMMON_PACKAGES = {
     "nix-instantiate": "nix-bin",
     "modinfo": "kmod",
     "linux-source-6.12": "linux-source-6.12",
+    "gdb": "gdb",  # printerfact run --gdb, and its VM test (debugging/gdb.py)
     # node packages (tests.toml `packages`), copied with their libraries into those nodes only
     "trinity": "trinity",
     "stress-ng": "stress-ng",

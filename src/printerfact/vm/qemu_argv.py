@@ -52,6 +52,9 @@ class QemuConfig:
     qemu: str = "qemu-system-x86_64"
     bios: Path | None = None  # None: QEMU's default (SeaBIOS)
     shared_dir: Path | None = None  # host directory the guest mounts at /tmp/shared (9p)
+    # The devices of printerfact.debugging (the attach console, its window-size port, the gdb
+    # stub), appended as they are.
+    extra_args: tuple[str, ...] = ()
 
     def sockets(self) -> dict[str, Path]:
         """The unix sockets QEMU connects to, by channel: the driver listens on them."""
@@ -188,7 +191,7 @@ def qemu_argv(c: QemuConfig) -> list[str]:
             "-device",
             f"virtio-net-pci,netdev={netdev},mac={nic.mac},id={nic_id(i)}",
         ]
-    return argv
+    return argv + list(c.extra_args)
 
 
 def render(argv: list[str]) -> str:

@@ -83,6 +83,13 @@ let
       "A definition for option `extraPythonPackages' is not of type `function that evaluates to a(n) list of package'"
       packages;
   meta = test.meta or { };
+  # nodes.nix: sshBackdoor.enable (types.bool, default false), vsockOffset (default 2);
+  # driver.nix (26.05): enableDebugHook (types.bool, default false).
+  sshBackdoor = {
+    enable = check (builtins.isBool ((test.sshBackdoor or { }).enable or false)) "A definition for option `sshBackdoor.enable' is not of type `boolean'" ((test.sshBackdoor or { }).enable or false);
+    vsockOffset = (test.sshBackdoor or { }).vsockOffset or 2;
+  };
+  enableDebugHook = check (builtins.isBool (test.enableDebugHook or false)) "A definition for option `enableDebugHook' is not of type `boolean'" (test.enableDebugHook or false);
 
   nodeModules = check (builtins.isAttrs (test.nodes or { }) && builtins.all (m: lib.isFunction m || builtins.isAttrs m) (builtins.attrValues (test.nodes or { })))
     "A definition for option `nodes' is not of type `lazy attribute set of module'"
@@ -139,6 +146,7 @@ let
 
   config = {
     inherit name globalTimeout meta driver testScriptString skipTypeCheck skipLint;
+    inherit sshBackdoor enableDebugHook;
     extraPythonPackages = _: extraPythonPackages;
     nodes = nodeConfigs;
     nodesEvaluated = nodes;
