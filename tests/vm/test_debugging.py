@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from terminal import Terminal
 
-from printerfact.debugging import channels
 from printerfact.kernel import artifacts as build_artifacts
+from printerfact.vm import channels
 
 pytestmark = pytest.mark.vm
 

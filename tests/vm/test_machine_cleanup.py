@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from printerfact.driver.errors import VMCrashed
 from printerfact.kernel.artifacts import Artifacts
 from printerfact.vm import session
 from printerfact.vm.qemu_argv import qemu_argv
@@ -247,7 +246,7 @@ def test_repeated_ctrl_c_does_not_break_the_cleanup(artifacts: Artifacts, tmp_pa
     assert "error during cleanup" not in (tmp_path / "stderr.log").read_text()
 
 
-def test_monitor_without_greeting_cleans_up_and_is_a_vm_crash(
+def test_monitor_without_greeting_cleans_up_and_fails_the_start(
     driver_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(session, "MONITOR_GREETING_S", 2.0)
@@ -258,7 +257,7 @@ def test_monitor_without_greeting_cleans_up_and_is_a_vm_crash(
         # A real QEMU that connects the monitor socket but never speaks HMP on it.
         i = argv.index("chardev=monitor,mode=readline")
         argv[i - 1 : i + 1] = ["-serial", "chardev:monitor"]
-        with pytest.raises(VMCrashed, match="monitor did not answer"):
+        with pytest.raises(session.QemuFailed, match="monitor did not answer"):
             session.VmSession("machine", argv, qc.sockets(), tmp_path / "c.log", print, print)
         assert _qemu_pids_using(d.tmp_dir) == []
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from printerfact.driver.network import Hub
 from printerfact.nodes import NodeSpec
-from printerfact.vm.network import Hub
 
 pytestmark = pytest.mark.vm
 

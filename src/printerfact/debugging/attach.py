@@ -1,6 +1,6 @@
 """`printerfact attach NODE`: the terminal end of a root shell on a running node.
 
-It connects to the node's sockets in its run's directory (debugging/channels.py): first the
+It connects to the node's sockets in its run's directory (vm/channels.py): first the
 window-size port ("rows cols TERM" lines, again on every SIGWINCH), then the shell's console,
 where a newline starts the session (guest/attach.sh).  The terminal is put in raw mode, so
 every key (Ctrl-C, Ctrl-Z, Ctrl-D) goes to the guest's tty and its line discipline acts on it as
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from printerfact.debugging.channels import NodeChannels, Run, runs
+from printerfact.vm.channels import NodeChannels, Run, runs
 
 EXIT_MARKER = b"\033]printerfact-exit\007"
 ESCAPE = b"\x1d"  # Ctrl-]

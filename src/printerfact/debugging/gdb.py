@@ -1,5 +1,5 @@
 """`printerfact run --gdb`: QEMU's gdb stub on a unix socket per node (`<node>.gdb` in the run's
-directory, debugging/channels.py), and the gdb command line that loads vmlinux and the
+directory, vm/channels.py), and the gdb command line that loads vmlinux and the
 module's symbols at the addresses where the guest loaded it.
 
 The guest kernel is vmlinux booted by PVH, with no KASLR: its symbols are at their link
@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from printerfact.debugging.channels import NodeChannels
+from printerfact.vm.channels import NodeChannels
 
 if TYPE_CHECKING:
     from printerfact.driver.driver import Driver

@@ -52,7 +52,6 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, ClassVar, Protocol
 
-from printerfact.debugging.channels import RunChannels
 from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.errors import (
     GlobalTimeout,
@@ -67,13 +66,14 @@ from printerfact.driver.logger import (
     TerminalLogger,
 )
 from printerfact.driver.machine import NO_SSH_BACKDOOR, SHARED_DIR, Machine, MachineConfig
+from printerfact.driver.network import Hub, VLan
 from printerfact.driver.polling_condition import PollingCondition
 from printerfact.driver.retry import retry
 from printerfact.driver.script_imports import nixpkgs_modules
 from printerfact.driver.unavailable import unavailable
 from printerfact.nodes import NodeSpec, TestSpec
+from printerfact.vm.channels import RunChannels
 from printerfact.vm.kvm_probe import choose_accel
-from printerfact.vm.network import Hub, VLan
 from printerfact.vm.qemu_argv import Accel, fast_bios
 
 

@@ -78,7 +78,6 @@ from pathlib import Path, PurePosixPath
 from queue import Queue
 from typing import Any
 
-from printerfact.debugging.channels import RunChannels
 from printerfact.driver import snapshot_boot
 from printerfact.driver.errors import (
     ChannelStalledError,
@@ -105,18 +104,19 @@ from printerfact.driver.machine_helpers import (
     unix_socket_open_command,
     whose,
 )
+from printerfact.driver.network import VLan
 from printerfact.driver.ocr import perform_ocr_on_screenshot, perform_ocr_variants_on_screenshot
 from printerfact.driver.retry import retry
 from printerfact.driver.snapshot_boot import SnapshotBoot
 from printerfact.driver.unavailable import unavailable, unavailable_attribute
 from printerfact.nodes import NodeSpec
+from printerfact.vm.channels import RunChannels
 from printerfact.vm.disk import DISK_SIZE_MB, DiskError, ensure_disk
 from printerfact.vm.framing import HELD_OPEN, ChannelError, ChannelStalled, ChannelTimeout, Reply
 from printerfact.vm.monitor import MonitorError
-from printerfact.vm.network import VLan
 from printerfact.vm.qemu_argv import Accel, Nic, QemuConfig, mac_address, nic_id, qemu_argv
 from printerfact.vm.qmp import QMPSession
-from printerfact.vm.session import VmSession
+from printerfact.vm.session import QemuFailed, VmSession
 from printerfact.vm.snapshot import SnapshotError
 
 SHARED_DIR = "shared-xchg"  # in the driver's temporary directory, as nixpkgs names it
@@ -806,14 +806,17 @@ class Machine:
                     self.config.snapshots, qc, self.socket_dir, disk_kept, self.log
                 )
             with self._starting:
-                self._session = VmSession(
-                    self.name,
-                    argv,
-                    qc.sockets(),
-                    self.console_log_path,
-                    on_console_line=lambda line: self.logger.log_serial(line, self.name),
-                    on_qemu_output=lambda line: self.log(f"qemu: {line}"),
-                )
+                try:
+                    self._session = VmSession(
+                        self.name,
+                        argv,
+                        qc.sockets(),
+                        self.console_log_path,
+                        on_console_line=lambda line: self.logger.log_serial(line, self.name),
+                        on_qemu_output=lambda line: self.log(f"qemu: {line}"),
+                    )
+                except QemuFailed as e:
+                    raise VMCrashed(str(e)) from e
             self._console_cursor = 0
             self._console_lines = self._session.console.lines  # kept once the VM stops
             self.booted = True

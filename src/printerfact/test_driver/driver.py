@@ -9,11 +9,11 @@ from printerfact.driver.debug import DebugAbstract, DebugNop
 from printerfact.driver.driver import AssertionTester, Driver
 from printerfact.driver.errors import MachineError, RequestedAssertionFailed
 from printerfact.driver.logger import AbstractLogger
+from printerfact.driver.network import VLan
 from printerfact.driver.polling_condition import PollingCondition
 from printerfact.driver.retry import retry
 from printerfact.nodes import NodeSpec
 from printerfact.test_driver.machine import BaseMachine, NspawnMachine, QemuMachine
-from printerfact.vm.network import VLan
 
 SENTINEL = object()
 

@@ -1,5 +1,5 @@
 """nixpkgs' `test_driver.vlan`: the VLANs of the driver's own hub."""
 
-from printerfact.vm.network import VLan
+from printerfact.driver.network import VLan
 
 __all__ = ["VLan"]

@@ -7,7 +7,7 @@ Every channel to the host is a unix socket on which the *driver* listens and QEM
   QMP monitor             -> events for wait_for_qmp_event (vm/qmp.py)
   virtserialport          -> the command channel to guest/agent.sh (hvc0, a virtconsole on a
                              null chardev, is only its commands' stdin: see AGENT_PORT)
-VLANs use `-netdev dgram` between unix datagram sockets and the driver's hub (vm/network.py):
+VLANs use `-netdev dgram` between unix datagram sockets and the driver's hub (driver/network.py):
 no VDE, no TCP, nothing leaves the machine.  The driver's shared directory is a virtio-9p
 export, mounted at /tmp/shared in the guest as on NixOS test VMs.  The persistent disk
 (vm/disk.py) is a virtio-blk device, /dev/vda in the guest as a NixOS test VM's root disk.

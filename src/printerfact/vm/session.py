@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from printerfact.driver.errors import VMCrashed
 from printerfact.vm.console import Console
 from printerfact.vm.framing import CommandChannel
 from printerfact.vm.monitor import PROMPT, Monitor, MonitorError
@@ -29,6 +28,10 @@ SYSRQ_WAIT_S = 10.0  # at most; a task dump under TCG takes a second or two
 # The virtio-serial device's QOM path (qemu_argv gives it the id vser0).
 VIRTIO_SERIAL = "/machine/peripheral/vser0/virtio-backend"
 MONITOR_GREETING_S = 10.0  # QEMU sends the HMP greeting as soon as it connected the chardev
+
+
+class QemuFailed(Exception):
+    """QEMU exited or did not connect at start (the driver raises it as nixpkgs' VMCrashed)."""
 
 
 def _listen(path: Path) -> socket.socket:
@@ -81,7 +84,7 @@ class VmSession:
                 # Negotiated now, as nixpkgs does at start: QMP sends events only from then on.
                 self.qmp = QMPSession(conns["qmp"]) if "qmp" in conns else None
             except (MonitorError, OSError, ValueError) as e:
-                raise VMCrashed(
+                raise QemuFailed(
                     f"{self.name}: QEMU's monitor did not answer ({e});"
                     f" QEMU {'still running' if self.proc.is_running() else 'exited'}:\n"
                     + "\n".join(self.proc.output_tail)
@@ -105,12 +108,12 @@ class VmSession:
         try:
             while len(conns) < len(listeners):
                 if not self.proc.is_running():
-                    raise VMCrashed(
+                    raise QemuFailed(
                         f"{self.name}: QEMU exited at start (status {self.proc.returncode}):\n"
                         + "\n".join(self.proc.output_tail)
                     )
                 if time.monotonic() > deadline:
-                    raise VMCrashed(f"{self.name}: QEMU did not connect its chardevs")
+                    raise QemuFailed(f"{self.name}: QEMU did not connect its chardevs")
                 waiting = {s: k for k, s in listeners.items() if k not in conns}
                 ready, _, _ = select.select(list(waiting), [], [], 0.1)
                 for s in ready:

@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
-# The guest end of `printerfact attach` (host end: debugging/attach.py, debugging/channels.py).
+# The guest end of `printerfact attach` (host end: debugging/attach.py, vm/channels.py).
 # busybox init runs it on /dev/hvc1, a virtconsole of its own (never the test's command
 # channel), as the session leader with hvc1 its controlling tty, and respawns it after each
 # session.  A session:

@@ -27,7 +27,7 @@ _FRAME_MAX = 65536
 _DROP = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOBUFS}
 
 
-NO_VDE = "no vde_switch: the driver's hub forwards the frames itself (vm/network.py)"
+NO_VDE = "no vde_switch: the driver's hub forwards the frames itself (driver/network.py)"
 
 
 class VLan:
