@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from printerfact import runner
+from printerfact.driver import snapshot_boot
 from printerfact.driver.errors import testscript_frames
 from printerfact.nodes import TestSpec
 
@@ -82,6 +83,7 @@ def run_one(
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
     gdb: bool = False,
+    snapshots: bool | None = None,
 ) -> runner.Outcome:
     """As `runner.run_one`, but a failure opens the REPL before the driver cleans up."""
     from printerfact import repl
@@ -100,6 +102,7 @@ def run_one(
             keep_vm_state=keep_vm_state,
             global_timeout=global_timeout,
             junit_xml=junit_xml,
+            snapshots=snapshot_boot.cache_dir(snapshots),
         ) as driver:
             if gdb:
                 driver.channels.enable_gdb()

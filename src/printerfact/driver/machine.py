@@ -803,7 +803,11 @@ class Machine:
             argv, self._snapshot = qemu_argv(qc), None
             if self.config.snapshots is not None and self._snapshot_off is None:
                 argv, self._snapshot = snapshot_boot.prepare(
-                    self.config.snapshots, qc, self.socket_dir, disk_kept, self.log
+                    self.config.snapshots,
+                    qc,
+                    (self.socket_dir, *([self.channels.dir] if self.channels else [])),
+                    disk_kept,
+                    self.log,
                 )
             with self._starting:
                 try:

@@ -52,7 +52,7 @@ def snapshot_config(qc: QemuConfig) -> QemuConfig:
 def prepare(
     root: Path,
     qc: QemuConfig,
-    socket_dir: Path,
+    socket_dirs: tuple[Path, ...],
     disk_kept: bool,
     log: Callable[[str], None],
 ) -> tuple[list[str], SnapshotBoot | None]:
@@ -65,7 +65,8 @@ def prepare(
         return qemu_argv(qc), None
     sc = snapshot_config(qc)
     argv = [*qemu_argv(sc), *snapshot.VMGENID]
-    places = {"sockets": socket_dir, "initrd": qc.initrd}
+    places = {f"sockets{i}": d for i, d in enumerate(socket_dirs)}
+    places["initrd"] = qc.initrd
     if qc.disk is not None:
         places["disk"] = qc.disk
     if qc.shared_dir is not None:
