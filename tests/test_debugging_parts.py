@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from printerfact import cli
-from printerfact.debugging import attach, channels, failure, gdb
+from printerfact.debugging import attach, failure, gdb
+from printerfact.vm import channels
 
 
 def test_a_run_directory_is_listed_and_removed(tmp_path: Path) -> None:
