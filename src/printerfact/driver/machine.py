@@ -675,9 +675,7 @@ class Machine:
         tic = time.monotonic()
         try:
             snapshot_boot.await_reseed(s, self._snapshot)
-            # Not waited for (its reply is discarded): the next command queues behind it.
-            s.channel.send(snapshot_boot.clock_command(), 30)
-        except (SnapshotError, ChannelError) as e:
+        except SnapshotError as e:
             self._boot_without_snapshot(str(e))
             self._require_session().channel.wait_ready(self.config.boot_timeout)
             return
@@ -827,7 +825,10 @@ class Machine:
             if self._snapshot is not None and self._snapshot.restore:
                 try:
                     snapshot_boot.resume_restored(self._session, self._snapshot)
-                except SnapshotError as e:
+                    # Meanwhile the CRNG reseeds (awaited before the first command, which
+                    # queues behind this one; its reply is discarded).
+                    self._session.channel.send(snapshot_boot.clock_command(), 30)
+                except (SnapshotError, ChannelError) as e:
                     self._boot_without_snapshot(str(e))
                     return
             self.log(f"QEMU running (pid {self._session.proc.pid}, accel {qc.accel})")
