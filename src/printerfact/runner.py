@@ -11,7 +11,7 @@ import functools
 import os
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -96,10 +96,13 @@ def execute(
     junit_xml: Path | None = None,
     logger: AbstractLogger | None = None,
     snapshots: bool | None = None,
+    on_start: Callable[[Driver], None] | None = None,
+    on_failure: Callable[[Driver, BaseException], None] | None = None,
 ) -> None:
     """Run one testscript; raises what the driver raises.  `logger`: the driver's terminal
     logger (default: stderr); `snapshots`: snapshot boots on or off (None: the environment's
-    choice, driver/snapshot_boot.py)."""
+    choice, driver/snapshot_boot.py); `on_start`: called before the script runs;
+    `on_failure`: called when it fails, before the driver cleans up (debugging/failure.py)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with driver(
         test,
@@ -111,7 +114,16 @@ def execute(
         logger=logger,
         snapshots=snapshot_boot.cache_dir(snapshots),
     ) as d:
-        d.run_tests()
+        if on_start is not None:
+            on_start(d)
+        try:
+            d.run_tests()
+        except (KeyboardInterrupt, Terminated):
+            raise
+        except (Exception, SystemExit) as e:
+            if on_failure is not None and classify(e) != "passed":
+                on_failure(d, e)
+            raise
 
 
 def classify(exc: BaseException) -> Status:
@@ -135,6 +147,8 @@ def run_one(
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
     snapshots: bool | None = None,
+    on_start: Callable[[Driver], None] | None = None,
+    on_failure: Callable[[Driver, BaseException], None] | None = None,
 ) -> Outcome:
     """`execute` with its time and verdict; never raises for a failing or broken test.
 
@@ -152,6 +166,8 @@ def run_one(
             global_timeout=global_timeout,
             junit_xml=junit_xml,
             snapshots=snapshots,
+            on_start=on_start,
+            on_failure=on_failure,
         )
     except Terminated:
         raise

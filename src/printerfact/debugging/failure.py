@@ -12,13 +12,12 @@ outlives it.  It needs a terminal: in CI (stdin or stdout not a tty) the CLI ref
 from __future__ import annotations
 
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from printerfact import runner
-from printerfact.driver import snapshot_boot
+from printerfact.debugging import gdb as gdb_mod
 from printerfact.driver.errors import testscript_frames
 from printerfact.nodes import TestSpec
 
@@ -75,58 +74,22 @@ def repl_symbols(driver: Driver, exc: BaseException) -> dict[str, Any]:
 
 
 def run_one(
-    test: TestSpec,
-    artifacts: Artifacts,
-    out: Path,
-    *,
-    keep_vm_state: bool = False,
-    global_timeout: int = 3600,
-    junit_xml: Path | None = None,
-    gdb: bool = False,
-    snapshots: bool | None = None,
+    test: TestSpec, artifacts: Artifacts, out: Path, *, gdb: bool = False, **options: Any
 ) -> runner.Outcome:
-    """As `runner.run_one`, but a failure opens the REPL before the driver cleans up."""
-    from printerfact import repl
-    from printerfact.driver.errors import Terminated
+    """`runner.run_one`, but a failure opens the REPL before the driver cleans up."""
+    from printerfact import repl  # the REPL's readline or ptpython: only when a test fails
 
-    start = time.monotonic()
-    name = runner.label(test, artifacts.flavour)
     out_dir = runner.test_out_dir(out, test, artifacts.flavour)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failure: BaseException | None = None
-    try:
-        with runner.driver(
-            test,
-            artifacts,
-            out_dir,
-            keep_vm_state=keep_vm_state,
-            global_timeout=global_timeout,
-            junit_xml=junit_xml,
-            snapshots=snapshot_boot.cache_dir(snapshots),
-        ) as driver:
-            if gdb:
-                driver.channels.enable_gdb()
-            try:
-                driver.run_tests()
-            except (KeyboardInterrupt, Terminated):
-                raise
-            except (Exception, SystemExit) as e:
-                if runner.classify(e) == "passed":
-                    raise
-                failure = e
-                from printerfact.debugging import gdb as gdb_mod
 
-                gdb_lines = gdb_mod.report_lines(driver, artifacts) if gdb else []
-                text = report(driver, e, gdb_lines)
-                # On the terminal and in JUnit: where the sockets are.
-                for line in text.splitlines():
-                    driver.logger.log(line)
-                repl.embed(repl_symbols(driver, e), out_dir / ".printerfact-history")
-                raise
-    except (KeyboardInterrupt, Terminated):
-        raise
-    except (Exception, SystemExit) as e:
-        status = runner.classify(failure or e)
-        detail = f"{type(e).__name__}: {e}" if status != "passed" else ""
-        return runner.Outcome(name, status, time.monotonic() - start, detail)
-    return runner.Outcome(name, "passed", time.monotonic() - start)
+    def on_failure(driver: Driver, e: BaseException) -> None:
+        gdb_lines = gdb_mod.report_lines(driver, artifacts) if gdb else []
+        # On the terminal and in JUnit: where the sockets are.
+        for line in report(driver, e, gdb_lines).splitlines():
+            driver.logger.log(line)
+        repl.embed(repl_symbols(driver, e), out_dir / ".printerfact-history")
+
+    def on_start(driver: Driver) -> None:
+        if gdb:
+            driver.channels.enable_gdb()
+
+    return runner.run_one(test, artifacts, out, on_start=on_start, on_failure=on_failure, **options)
