@@ -77,6 +77,7 @@ class Console:
             while True:
                 if any(text in line for line in self.lines[start:]):
                     return True
+                start = len(self.lines)  # the lines seen: only new ones are looked at next
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
                     return False

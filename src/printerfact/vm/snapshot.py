@@ -85,7 +85,7 @@ def save(monitor: Monitor, dest: Path, disk: Path | None, console: Callable[[], 
         info = monitor.command("info migrate")
         if "Migration status: completed" in info:
             break
-        if "Migration status: failed" in info or "rror" in reply:
+        if "Migration status: failed" in info or "Error:" in reply:  # HMP's error lines
             raise SnapshotError(f"QEMU could not save the VM: {reply.strip()} {info.strip()}")
         if time.monotonic() > deadline:
             raise SnapshotError(f"saving the VM took over {SAVE_TIMEOUT_S:.0f} s: {info.strip()}")
