@@ -99,7 +99,9 @@ def test_run_refuses_debugging_flags(
 def test_attach_without_runs_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    # Not the user's own runtime directory: a run of theirs at the same time is listed there
+    # (a pytest tmp_path is too long for sockets, so XDG_RUNTIME_DIR alone falls back to it).
+    monkeypatch.setattr(channels, "runtime_base", lambda: tmp_path / "printerfact")
     assert cli.main(["attach"]) == 0
     assert "no running printerfact runs" in capsys.readouterr().out
     assert cli.main(["attach", "machine"]) == 1
