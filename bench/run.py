@@ -7,7 +7,9 @@
           one fact (open + read + close) vs the same on /dev/zero, its breakdown in
           microseconds, and how many distinct facts 1000 opens returned
   suite   wall time of the whole testscript suite on each kernel flavour, kernel builds
-          excluded, and the fuzz test's trinity syscalls per second on each
+          excluded, and the fuzz test's trinity syscalls per second on each; then the same
+          suite with snapshot boots, once saving the snapshots and once restoring them, beside
+          the suite without them (same run, one after the other)
   soak    the command channel under oversubscription (bench/soak.py): commands, stalls,
           wrong replies and seconds, 4 guests with 6 vCPUs in all
 Ratios are measured in one run, on one VM, so they compare like with like.
@@ -85,9 +87,12 @@ def device_figures(art: Artifacts, work: Path) -> dict[str, float]:
     return figures
 
 
-def suite_figures(art: Artifacts, work: Path) -> dict[str, float]:
-    """Wall time of each testscript and of the suite on `art`'s flavour; trinity's rate."""
-    tag = "" if art.flavour == "default" else f"_{art.flavour}"
+def suite_figures(
+    art: Artifacts, work: Path, snapshots: Path | None = None, mode: str = ""
+) -> dict[str, float]:
+    """Wall time of each testscript and of the suite on `art`'s flavour; trinity's rate.
+    `snapshots`: with snapshot boots from that cache (`mode` names the run in the figures)."""
+    tag = ("" if art.flavour == "default" else f"_{art.flavour}") + (f"_{mode}" if mode else "")
     figures: dict[str, float] = {}
     start = time.monotonic()
     for name, test in load_tests().items():
@@ -95,12 +100,30 @@ def suite_figures(art: Artifacts, work: Path) -> dict[str, float]:
         t0 = time.monotonic()
         # Raises if a test fails: a figure from a failed run would mean nothing.
         runner.execute(
-            test, art, work / f"suite{tag}-{name}", logger=TerminalLogger(log, color=False)
+            test,
+            art,
+            work / f"suite{tag}-{name}",
+            logger=TerminalLogger(log, color=False),
+            snapshots=snapshots if snapshots is not None else False,
         )
         figures[f"suite{tag}_{name}_s"] = time.monotonic() - t0
         if rate := re.search(r"trinity: \d+ syscalls in [\d.]+ s \((\d+)/s\)", log.getvalue()):
             figures[f"fuzz{tag}_trinity_syscalls_per_s"] = float(rate[1])
     figures[f"suite{tag}_total_s"] = time.monotonic() - start
+    return figures
+
+
+def snapshot_suite_figures(art: Artifacts, work: Path) -> dict[str, float]:
+    """The suite without snapshots, saving them (from an empty cache of its own) and restoring
+    them, one after the other, and the restoring run's time over the booting run's."""
+    tag = "" if art.flavour == "default" else f"_{art.flavour}"
+    figures = suite_figures(art, work / "booting")
+    with tempfile.TemporaryDirectory(prefix="pf-bench-snapshots-") as snaps:
+        figures |= suite_figures(art, work / "saving", Path(snaps), "saving")
+        figures |= suite_figures(art, work / "restoring", Path(snaps), "restoring")
+    figures[f"suite{tag}_snapshot_ratio"] = (
+        figures[f"suite{tag}_restoring_total_s"] / figures[f"suite{tag}_total_s"]
+    )
     return figures
 
 
@@ -139,7 +162,7 @@ def main() -> int:
             figures |= device_figures(art, work)
         if "suite" in parts:
             for built in builds.values():
-                figures |= suite_figures(built, work)
+                figures |= snapshot_suite_figures(built, work)
         if "soak" in parts:
             figures |= soak.soak(art, soak.SECONDS, soak.COMMANDS)
     report(figures, TARGETS, FLOORS)

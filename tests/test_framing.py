@@ -44,6 +44,14 @@ class Agent:
     stderr_file: Path
 
 
+def _fake_date(tmp: Path) -> Path:
+    """A `date` that notes its arguments in tmp/date.args."""
+    fake = tmp / "fake-date"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp}/date.args\n')
+    fake.chmod(0o755)
+    return fake
+
+
 def _spawn(shell: list[str], tmp: Path, use_pty: bool) -> Agent:
     err = tmp / "stderr.log"
     env = {
@@ -55,6 +63,7 @@ def _spawn(shell: list[str], tmp: Path, use_pty: bool) -> Agent:
         "PF_AGENT_KILL_AFTER": "1",
         "PF_AGENT_CHANNEL": "-",  # the protocol on stdin/stdout, as one pipe or tty
         "PF_AGENT_KEEPALIVE": "0.2",
+        "PF_AGENT_DATE": str(_fake_date(tmp)),  # the host's clock is not the test's to set
     }
     if use_pty:
         # As on hvc0 under busybox init: the tty is the agent's controlling terminal.
@@ -98,6 +107,15 @@ def test_exit_status_and_plain_output(agent: Agent) -> None:
     assert agent.chan.run("false", timeout=10).status == 1
     assert agent.chan.run("exit 255", timeout=None).status == 255
     assert agent.chan.run("true", timeout=None).status == 0
+
+
+def test_the_clock_frame_sets_the_clock_without_a_reply(agent: Agent, tmp_path: Path) -> None:
+    assert agent.proc.stdin is not None
+    os.write(agent.proc.stdin.fileno(), b"PFT 12x\nPFT\n")  # malformed: ignored
+    agent.chan.set_clock(1234567890)
+    # No reply of its own: the next request's reply is the next thing on the channel.
+    assert agent.chan.run("echo after", timeout=10).stdout == b"after\n"
+    assert (tmp_path / "date.args").read_text() == "-s @1234567890\n"
 
 
 def test_output_without_trailing_newline(agent: Agent) -> None:

@@ -95,14 +95,15 @@ def execute(
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
     logger: AbstractLogger | None = None,
-    snapshots: bool | None = None,
+    snapshots: bool | Path | None = None,
     on_start: Callable[[Driver], None] | None = None,
     on_failure: Callable[[Driver, BaseException], None] | None = None,
 ) -> None:
     """Run one testscript; raises what the driver raises.  `logger`: the driver's terminal
     logger (default: stderr); `snapshots`: snapshot boots on or off (None: the environment's
-    choice, driver/snapshot_boot.py); `on_start`: called before the script runs;
-    `on_failure`: called when it fails, before the driver cleans up (debugging/failure.py)."""
+    choice; a path: on, with that snapshot cache; driver/snapshot_boot.py); `on_start`:
+    called before the script runs; `on_failure`: called when it fails, before the driver
+    cleans up (debugging/failure.py)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with driver(
         test,
@@ -146,7 +147,7 @@ def run_one(
     keep_vm_state: bool = False,
     global_timeout: int = 3600,
     junit_xml: Path | None = None,
-    snapshots: bool | None = None,
+    snapshots: bool | Path | None = None,
     on_start: Callable[[Driver], None] | None = None,
     on_failure: Callable[[Driver, BaseException], None] | None = None,
 ) -> Outcome:

@@ -790,12 +790,6 @@ class Machine:
             self.log("starting vm")
             qc = self.qemu_config(self.prepare_initrd(), allow_reboot)
             disk_kept = qc.disk is not None and qc.disk.exists()
-            if qc.disk is not None:
-                try:
-                    if ensure_disk(qc.disk, self.config.disk_size_mb or DISK_SIZE_MB):
-                        self.log(f"created disk {qc.disk}")
-                except (DiskError, OSError) as e:
-                    raise MachineError(f"{self.name}: cannot make its disk: {e}") from e
             for nic in qc.nics:
                 nic.local_socket.unlink(missing_ok=True)
             argv, self._snapshot = qemu_argv(qc), None
@@ -804,9 +798,17 @@ class Machine:
                     self.config.snapshots,
                     qc,
                     (self.socket_dir, *([self.channels.dir] if self.channels else [])),
+                    self.socket_dir / f"{self.name}.ram",
                     disk_kept,
                     self.log,
                 )
+            # A restore has put the saved disk in place: no new one to format.
+            if qc.disk is not None and not (self._snapshot and self._snapshot.restore):
+                try:
+                    if ensure_disk(qc.disk, self.config.disk_size_mb or DISK_SIZE_MB):
+                        self.log(f"created disk {qc.disk}")
+                except (DiskError, OSError) as e:
+                    raise MachineError(f"{self.name}: cannot make its disk: {e}") from e
             with self._starting:
                 try:
                     self._session = VmSession(
@@ -826,8 +828,8 @@ class Machine:
                 try:
                     snapshot_boot.resume_restored(self._session, self._snapshot)
                     # Meanwhile the CRNG reseeds (awaited before the first command, which
-                    # queues behind this one; its reply is discarded).
-                    self._session.channel.send(snapshot_boot.clock_command(), 30)
+                    # the agent reads after the clock).
+                    self._session.channel.set_clock(snapshot_boot.clock_now())
                 except (SnapshotError, ChannelError) as e:
                     self._boot_without_snapshot(str(e))
                     return

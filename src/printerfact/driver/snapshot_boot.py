@@ -2,9 +2,9 @@
 the steps around QEMU's start and the guest's first command.
 
 The first run of a node boots it (SeaBIOS + vmgenid, the share mounted only at the first
-command: see vm/snapshot.py), saves it once the guest agent is up and goes on; later runs start
-QEMU from the saved state.  Whatever cannot be restored faithfully boots the normal way, and
-the log says why.
+command that names it: see vm/snapshot.py), saves it once the guest agent is up and goes on;
+later runs start QEMU from the saved state.  Whatever cannot be restored faithfully boots the
+normal way, and the log says why.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ ENV = "PRINTERFACT_SNAPSHOTS"  # 0 turns snapshot boots off, 1 on (the CLI flag 
 RESEED_TIMEOUT_S = 30.0
 
 
-def cache_dir(flag: bool | None = None) -> Path | None:
+def cache_dir(flag: bool | Path | None = None) -> Path | None:
     """The snapshot cache if snapshot boots are on (the flag, else $PRINTERFACT_SNAPSHOTS, else
-    off), else None."""
+    off), else None; a path as the flag: on, with that directory as the cache (the bench's
+    saving run starts from an empty one)."""
+    if isinstance(flag, Path):
+        return flag
     on = flag if flag is not None else os.environ.get(ENV, "0") not in ("", "0", "no", "false")
     return paths.cache_root() / "snapshot" if on else None
 
@@ -40,6 +43,7 @@ class SnapshotBoot:
     restore: bool  # True: QEMU starts from `entry`; False: the boot is saved into it
     console: list[str]  # the console up to the save (a restore replays it)
     disk: Path | None
+    ram: Path  # the saving run's RAM file (in the run's directory)
     replayed: int = 0  # console lines replayed: the reseed line comes after them
 
 
@@ -53,10 +57,12 @@ def prepare(
     root: Path,
     qc: QemuConfig,
     socket_dirs: tuple[Path, ...],
+    ram: Path,
     disk_kept: bool,
     log: Callable[[str], None],
 ) -> tuple[list[str], SnapshotBoot | None]:
-    """The argv to start the node with, and its snapshot boot (None: a normal boot)."""
+    """The argv to start the node with, and its snapshot boot (None: a normal boot); `ram`:
+    where a saving run keeps the guest's RAM (a file of the run's own)."""
     if disk_kept:
         log(
             "snapshot: not used: the node's disk is kept from an earlier run, a restore would"
@@ -72,17 +78,26 @@ def prepare(
     if qc.shared_dir is not None:
         places["shared"] = qc.shared_dir
     key = snapshot.snapshot_key(
-        argv,
+        argv,  # the RAM file's arguments differ between saving and restoring: not in the key
         snapshot.Placeholders(places),
-        {"initrd": cache.file_digest(qc.initrd), "qemu": _qemu_identity(qc.qemu)},
+        {
+            "initrd": cache.file_digest(qc.initrd),
+            "qemu": _qemu_identity(qc.qemu),
+            "layout": snapshot.LAYOUT,
+        },
     )
     entry = root / key
     if cache.is_complete(entry) and cache.hold(entry):
         console = snapshot.prepare_restore(entry, qc.disk)
         log(f"snapshot: restoring {entry}")
-        return snapshot.restore_argv(argv, entry), SnapshotBoot(entry, True, console, qc.disk)
+        return (
+            snapshot.restore_argv(argv, entry, qc.memory_mb),
+            SnapshotBoot(entry, True, console, qc.disk, ram),
+        )
     log(f"snapshot: none yet for this node: booting, then saving it to {entry}")
-    return argv, SnapshotBoot(entry, False, [], qc.disk)
+    ram.unlink(missing_ok=True)
+    saving = [*argv, *snapshot.ram_args(ram, qc.memory_mb, shared=True)]
+    return saving, SnapshotBoot(entry, False, [], qc.disk, ram)
 
 
 def _qemu_identity(qemu: str) -> str:
@@ -98,6 +113,7 @@ def resume_restored(s: VmSession, boot: SnapshotBoot) -> None:
     """Right after QEMU started from the snapshot: replay the console up to the save, then
     resume the guest (QEMU runs it once the state is loaded), whether or not a command
     follows: a script may wait for console text first."""
+    snapshot.load(s.monitor, boot.entry)
     s.console.replay(boot.console)
     boot.replayed = len(s.console.lines)
     snapshot.resume(s.monitor)
@@ -113,6 +129,24 @@ def await_reseed(s: VmSession, boot: SnapshotBoot) -> None:
         )
 
 
+# x86's TSC calibration is refined 1 s after boot picks tsc-early (arch/x86/kernel/tsc.c,
+# tsc_refine_calibration_work), which ends with a switch of clocksource: past the agent's
+# banner under TCG.  Saved before it, every restore would do it during its first command.
+TSC_EARLY = "clocksource: Switched to clocksource tsc-early"
+TSC_REFINED = "clocksource: Switched to clocksource tsc"
+SETTLE_TIMEOUT_S = 5.0
+
+
+def await_settled(s: VmSession) -> None:
+    """Before the save: the guest's work that follows the boot by a second done (the TSC's
+    refined calibration), so that restores start without it; a guest that never does it is
+    saved anyway once SETTLE_TIMEOUT_S have passed."""
+    with s.console.changed:
+        early = any(line.endswith(TSC_EARLY) for line in s.console.lines)
+    if early:
+        s.console.wait_for(lambda line: line.endswith(TSC_REFINED), 0, SETTLE_TIMEOUT_S)
+
+
 def save(s: VmSession, boot: SnapshotBoot, deps: dict[str, str]) -> None:
     """Save the booted guest into its snapshot entry (unless another run just did), then
     resume it."""
@@ -122,15 +156,17 @@ def save(s: VmSession, boot: SnapshotBoot, deps: dict[str, str]) -> None:
             return list(s.console.lines)
 
     def build(tmp: Path) -> None:
-        snapshot.save(s.monitor, tmp, boot.disk, console)
+        snapshot.save(s.monitor, tmp, boot.ram, boot.disk, console)
         (tmp / cache_gc.DEPS_FILE).write_text(json.dumps(deps, indent=1) + "\n")
 
+    await_settled(s)
     try:
         cache.ensure_entry(boot.entry, build)
     finally:
         snapshot.resume(s.monitor)
 
 
-def clock_command() -> str:
-    """The guest's first command after a restore: its clock still reads the time of the save."""
-    return f"date -s @{int(time.time())} >/dev/null"
+def clock_now() -> int:
+    """The clock to give a restored guest, whose clock still reads the time of the save (to
+    the nearest second: the agent sets it with `date -s @N`)."""
+    return round(time.time())

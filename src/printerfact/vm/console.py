@@ -70,12 +70,14 @@ class Console:
         for line in lines:
             self._add(line)
 
-    def wait_for(self, text: str, start: int, timeout: float) -> bool:
-        """Whether a line from the `start`-th on contains `text` within `timeout` seconds."""
+    def wait_for(self, text: str | Callable[[str], bool], start: int, timeout: float) -> bool:
+        """Whether a line from the `start`-th on contains `text` (or is one `text` accepts)
+        within `timeout` seconds."""
+        match = text if callable(text) else lambda line: text in line
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                if any(text in line for line in self.lines[start:]):
+                if any(match(line) for line in self.lines[start:]):
                     return True
                 start = len(self.lines)  # the lines seen: only new ones are looked at next
                 left = deadline - time.monotonic()

@@ -150,10 +150,14 @@ class CommandChannel:
     def send(self, command: str, timeout: float | None, *, deadline: float | None = None) -> int:
         """Send a request without waiting for its reply (which will be discarded as stale);
         a guest that stops reading fails this at `abort()` or the monotonic `deadline`."""
+        req_id = next(self._ids)
+        self._write(encode_request(req_id, command, timeout), deadline, f"request {req_id}")
+        return req_id
+
+    def _write(self, frame: bytes, deadline: float | None, what: str) -> None:
         if self._broken is not None:
             raise ChannelError(self._broken)
-        req_id = next(self._ids)
-        data = memoryview(encode_request(req_id, command, timeout))
+        data = memoryview(frame)
         total = len(data)
         # Non-blocking: a blocking write of a large request would wait for a guest that may
         # have stopped reading, out of reach of the abort check.
@@ -161,7 +165,7 @@ class CommandChannel:
         os.set_blocking(self._wfd, False)
         try:
             while data:
-                wait = self._next_wait(deadline, f"sending request {req_id}")
+                wait = self._next_wait(deadline, f"sending {what}")
                 _, w, _ = select.select([], [self._wfd], [], wait)
                 if not w:
                     continue
@@ -170,15 +174,20 @@ class CommandChannel:
                 except BlockingIOError:
                     continue
                 except OSError as e:
-                    raise ChannelError(f"channel broken while sending request {req_id}: {e}") from e
+                    raise ChannelError(f"channel broken while sending {what}: {e}") from e
                 data = data[n:]
         except BaseException:
             if len(data) not in (0, total):
-                self._broken = f"request {req_id} was sent only in part: channel unusable"
+                self._broken = f"{what} was sent only in part: channel unusable"
             raise
         finally:
             os.set_blocking(self._wfd, was_blocking)
-        return req_id
+
+    def set_clock(self, epoch: int, timeout: float = 30.0) -> None:
+        """Set the guest's clock (a "PFT" frame: the agent runs `date` itself, without a
+        reply, where a command would cost a reply's processes on a guest whose code TCG must
+        translate anew after a snapshot restore)."""
+        self._write(f"PFT {epoch}\n".encode(), time.monotonic() + timeout, "the clock")
 
     def run(
         self, command: str, timeout: float | None, *, host_timeout: float | None = None

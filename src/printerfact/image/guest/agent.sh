@@ -19,6 +19,8 @@
 #                           "PFB <id> <timeout> <n>"          or a long command: its <n> bytes
 #                           <n> bytes of command              follow as they are (bash's
 #                                                             `read` takes a byte per syscall)
+#   clock    host -> guest  "PFT <seconds since the epoch>"  set the clock (after a snapshot
+#                                                             restore); no reply
 #   reply    guest -> host  "PFO <id>"                        start of the reply
 #                           base64 lines of the command's stdout, streamed as it is written
 #                           "PFK <id>"                        keepalive, every KEEPALIVE seconds
@@ -48,7 +50,8 @@
 #
 # Overridable for local tests: PF_AGENT_CHANNEL (default: the port named PORT_NAME; `-` means
 # stdin and stdout), PF_AGENT_STDERR (/dev/ttyS0), PF_AGENT_TMPDIR (/run), PF_AGENT_PROFILE
-# (/etc/profile), PF_AGENT_CWD (/tmp), PF_AGENT_KILL_AFTER (5 seconds).
+# (/etc/profile), PF_AGENT_CWD (/tmp), PF_AGENT_KILL_AFTER (5 seconds), PF_AGENT_DATE (date:
+# what sets the clock, which a test on the host must not).
 # The paths and names this image shares with the Python side (image/contract.py); not there
 # when the agent runs on the host for the framing tests.
 [ -r /usr/lib/printerfact/contract.sh ] && . /usr/lib/printerfact/contract.sh
@@ -205,6 +208,11 @@ run() {
 echo "PFREADY 2" >&7
 while IFS= read -r -u 6 request; do
     tag=${request%% *} request=${request#* }
+    if [ "$tag" = PFT ]; then  # the host's clock after a snapshot restore; no reply
+        case $request in '' | *[!0-9]*) continue ;; esac
+        ${PF_AGENT_DATE:-date} -s "@$request" >/dev/null
+        continue
+    fi
     id=${request%% *} request=${request#* }
     limit=${request%% *}
     [ "$tag" = PFQ ] || [ "$tag" = PFB ] || continue
@@ -216,8 +224,13 @@ while IFS= read -r -u 6 request; do
         printf '%b' "$request" >"$cmd"
     fi
     if [ -e /run/pf-share-deferred ]; then  # a snapshot node: see mount-shared.sh
-        rm -f /run/pf-share-deferred
-        . "$PF_LIB/mount-shared.sh"
+        text=$request
+        [ "$tag" = PFB ] && IFS= read -r -d '' text <"$cmd"
+        if [[ $text == *shared* ]]; then
+            rm -f /run/pf-share-deferred
+            . "$PF_LIB/mount-shared.sh"
+        fi
+        text=
     fi
     echo "PFO $id" >&7
     run "$limit"

@@ -55,10 +55,11 @@ if [ -b /dev/vda ] && mount -t ext4 -o noinit_itable /dev/vda "$DISK"; then
 else
     echo "rc: no disk: nothing survives a restart, /var/empty is not immutable" >/dev/console
 fi
-# The driver's shared directory, at /tmp/shared; a snapshot node's agent mounts it later.
+# The driver's shared directory, at /tmp/shared; a snapshot node's agent mounts it later (the
+# directory is there from the start, as on NixOS).
 read -r cmdline </proc/cmdline
 case " $cmdline " in
-*" printerfact.snapshot=1 "*) : >/run/pf-share-deferred ;;
+*" printerfact.snapshot=1 "*) mkdir -p "$PF_SHARED_DIR" && : >/run/pf-share-deferred ;;
 *) . "$PF_LIB/mount-shared.sh" ;;
 esac
 # Home directories of normal users, made when missing (NixOS: users.users.*.createHome).
