@@ -285,7 +285,7 @@ def test_global_timeout_flag_then_the_tests_own_then_the_environment(
     (tmp_path / "tests.toml").write_text("[tests.a]\nglobalTimeout = 5\n[tests.b]\n")
     tests = load_tests(tmp_path / "tests.toml")
     monkeypatch.delenv("PRINTERFACT_GLOBAL_TIMEOUT", raising=False)
-    assert [runner.global_timeout(t) for t in tests.values()] == [5, 3600]
+    assert [runner.global_timeout_of(t) for t in tests.values()] == [5, 3600]
     monkeypatch.setenv("PRINTERFACT_GLOBAL_TIMEOUT", "42")
-    assert [runner.global_timeout(t) for t in tests.values()] == [5, 42]
-    assert [runner.global_timeout(t, 9) for t in tests.values()] == [9, 9]
+    assert [runner.global_timeout_of(t) for t in tests.values()] == [5, 42]
+    assert [runner.global_timeout_of(t, 9) for t in tests.values()] == [9, 9]

@@ -298,7 +298,7 @@ def cmd_run(args: argparse.Namespace, tests: list[TestSpec]) -> int:
                     artifacts,
                     out,
                     keep_vm_state=args.keep_vm_state,
-                    global_timeout=runner.global_timeout(test, args.global_timeout),
+                    global_timeout=args.global_timeout,
                     junit_xml=junit,
                     snapshots=args.snapshots,
                 )
@@ -367,7 +367,7 @@ def _interactive(test: TestSpec, artifacts: Artifacts, args: argparse.Namespace)
         artifacts,
         out,
         keep_vm_state=args.keep_vm_state,
-        global_timeout=runner.global_timeout(test, args.global_timeout),
+        global_timeout=runner.global_timeout_of(test, args.global_timeout),
         snapshots=snapshot_boot.cache_dir(args.snapshots),
     ) as driver:
         extras = debugging_cli.interactive_symbols(driver, artifacts, args.gdb)

@@ -122,9 +122,7 @@ class ScriptItem(pytest.Item):
                 _artifacts(self.config, self.flavour),
                 self.out_dir,
                 keep_vm_state=self.config.getoption("printerfact_keep_vm_state"),
-                global_timeout=runner.global_timeout(
-                    self.spec, self.config.getoption("printerfact_global_timeout")
-                ),
+                global_timeout=self.config.getoption("printerfact_global_timeout"),
             )
         except Terminated:
             # SIGTERM is not this test's verdict: like Ctrl-C, no further item boots a VM.

@@ -42,7 +42,7 @@ class Outcome:
 GLOBAL_TIMEOUT_ENV = "PRINTERFACT_GLOBAL_TIMEOUT"
 
 
-def global_timeout(test: TestSpec, explicit: int | None = None) -> int:
+def global_timeout_of(test: TestSpec, explicit: int | None = None) -> int:
     """Seconds for `test` as a whole: a value given on the command line wins, then the test's
     own `globalTimeout` (as nixpkgs' wrapper sets it), then $PRINTERFACT_GLOBAL_TIMEOUT."""
     if explicit is not None:
@@ -92,7 +92,7 @@ def execute(
     out_dir: Path,
     *,
     keep_vm_state: bool = False,
-    global_timeout: int = 3600,
+    global_timeout: int | None = None,
     junit_xml: Path | None = None,
     logger: AbstractLogger | None = None,
     snapshots: bool | Path | None = None,
@@ -103,14 +103,15 @@ def execute(
     logger (default: stderr); `snapshots`: snapshot boots on or off (None: the environment's
     choice; a path: on, with that snapshot cache; driver/snapshot_boot.py); `on_start`:
     called before the script runs; `on_failure`: called when it fails, before the driver
-    cleans up (debugging/failure.py)."""
+    cleans up (debugging/failure.py); `global_timeout` None: the test's own
+    (`global_timeout_of`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with driver(
         test,
         artifacts,
         out_dir,
         keep_vm_state=keep_vm_state,
-        global_timeout=global_timeout,
+        global_timeout=global_timeout_of(test, global_timeout),
         junit_xml=junit_xml,
         logger=logger,
         snapshots=snapshot_boot.cache_dir(snapshots),
@@ -145,7 +146,7 @@ def run_one(
     out: Path,
     *,
     keep_vm_state: bool = False,
-    global_timeout: int = 3600,
+    global_timeout: int | None = None,
     junit_xml: Path | None = None,
     snapshots: bool | Path | None = None,
     on_start: Callable[[Driver], None] | None = None,
