@@ -67,6 +67,13 @@ def boots_with_and_without_snapshots(art: Artifacts, runs: int) -> dict[str, flo
     }
 
 
+def flavoured(name: str, flavour: str) -> str:
+    """A figure's name for another kernel flavour: boot_to_first_succeed_s ->
+    boot_to_first_succeed_debug_s, snapshot_boot_ratio -> snapshot_boot_ratio_debug."""
+    stem, unit = name.rsplit("_", 1) if name.endswith("_s") else (name, "")
+    return f"{stem}_{flavour}" + (f"_{unit}" if unit else "")
+
+
 def round_trips(art: Artifacts, n: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp, _driver(art, Path(tmp), (NodeSpec("m"),)) as d:
         m = d.machines[0]

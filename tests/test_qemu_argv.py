@@ -181,3 +181,29 @@ def test_qemu_accepts_the_options(tmp_path: Path) -> None:
     ):
         assert f'"{dev}"' in devices.stdout
     assert "dgram" in netdevs.stdout.split()
+
+
+def test_snapshot_argv_maps_the_saved_ram_private_and_skips_the_debug_kernel(
+    tmp_path: Path,
+) -> None:
+    from printerfact.driver import snapshot_boot
+    from printerfact.kernel.flavour import FLAVOURS
+
+    initrd = tmp_path / "server.initrd"
+    initrd.write_bytes(b"initrd")
+    said: list[str] = []
+    qc = _config(initrd=initrd, append="console=ttyS0")
+    ram = tmp_path / "run.ram"
+    argv, boot = snapshot_boot.prepare(tmp_path / "snaps", qc, (tmp_path,), ram, False, said.append)
+    assert boot is not None and not boot.restore  # nothing saved yet: boot, then save
+    assert f"memory-backend-file,id=pf-ram,size=256M,mem-path={ram},share=on" in argv
+    restore = snapshot_boot.snapshot.restore_argv(argv, boot.entry, 256)
+    assert f"mem-path={boot.entry / 'ram'},share=off" in " ".join(restore)
+    assert restore[-3:] == ["-S", "-incoming", "defer"]
+    # The debug kernel's acpi=noirq leaves vmgenid's interrupt unrouted: no snapshot at all.
+    debug = _config(initrd=initrd, append=FLAVOURS["debug"].kernel_append)
+    argv, boot = snapshot_boot.prepare(
+        tmp_path / "snaps", debug, (tmp_path,), ram, False, said.append
+    )
+    assert boot is None and argv == qemu_argv(debug)
+    assert "acpi=noirq" in said[-1] and "CRNG" in said[-1]
