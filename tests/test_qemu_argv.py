@@ -196,9 +196,13 @@ def test_snapshot_argv_maps_the_saved_ram_private_and_skips_the_debug_kernel(
     ram = tmp_path / "run.ram"
     argv, boot = snapshot_boot.prepare(tmp_path / "snaps", qc, (tmp_path,), ram, False, said.append)
     assert boot is not None and not boot.restore  # nothing saved yet: boot, then save
+    saving_ram = snapshot_boot.snapshot.ram_args(ram, 256, shared=True)
+    assert argv[-len(saving_ram) :] == saving_ram
     assert f"memory-backend-file,id=pf-ram,size=256M,mem-path={ram},share=on" in argv
-    restore = snapshot_boot.snapshot.restore_argv(argv, boot.entry, 256)
+    # A restore: the same command line, the saved RAM mapped private instead of the run's.
+    restore = snapshot_boot.snapshot.restore_argv(argv[: -len(saving_ram)], boot.entry, 256)
     assert f"mem-path={boot.entry / 'ram'},share=off" in " ".join(restore)
+    assert "share=on" not in " ".join(restore)
     assert restore[-3:] == ["-S", "-incoming", "defer"]
     # The debug kernel's acpi=noirq leaves vmgenid's interrupt unrouted: no snapshot at all.
     debug = _config(initrd=initrd, append=FLAVOURS["debug"].kernel_append)

@@ -123,9 +123,9 @@ def _qemu_identity(qemu: str) -> str:
 
 
 def resume_restored(s: VmSession, boot: SnapshotBoot) -> None:
-    """Right after QEMU started from the snapshot: replay the console up to the save, then
-    resume the guest (QEMU runs it once the state is loaded), whether or not a command
-    follows: a script may wait for console text first."""
+    """Right after QEMU started from the snapshot: start loading the devices' state, replay
+    the console up to the save, then resume the guest (QEMU runs it once the state is loaded),
+    whether or not a command follows: a script may wait for console text first."""
     snapshot.load(s.monitor, boot.entry)
     s.console.replay(boot.console)
     boot.replayed = len(s.console.lines)

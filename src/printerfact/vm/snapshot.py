@@ -16,7 +16,7 @@ The guest's RAM is a file (a memory-backend-file): shared while the first run sa
 save copies the file once the migration has stopped the guest; mapped private at a restore, so
 the restored guest's RAM is the saved file's pages, read as the guest touches them and copied
 on write.  The migration stream (x-ignore-shared) then holds the devices' state alone: a
-restore loads a few hundred KB where a 50 MB RAM stream took ~100 ms under TCG.  Neither holds
+restore loads ~0.7 MB where a 51 MB RAM stream took ~100 ms under TCG.  Neither holds
 the disk: a node's disk is saved beside them and copied back at the restore, so that the
 three stay consistent.
 """
